@@ -1,0 +1,50 @@
+# StreamVoiceAnon+ companion. The two commands: `make paper` and `make test`.
+SCALE ?= mini
+PYTHON ?= python3.11
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng chromium chromium-driver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PYTHONHASHSEED := 0
+
+.PHONY: help install system-deps data pipeline notebooks paper test bench clean-cache lint-notebooks
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
+
+system-deps:  ## Debian packages (TTS voices, chromium for the demo-page test); no-op when present
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+$(STAMP): pyproject.toml
+	$(MAKE) system-deps
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import paperlib, torch, torchaudio, speechbrain, pyworld, faster_whisper, opensmile"
+	$(PY) -m ipykernel install --sys-prefix --name paperlib --display-name "paperlib (.venv)" >/dev/null
+	touch $(STAMP)
+
+install: system-deps $(STAMP)  ## project venv + Debian packages (installing twice is a no-op)
+
+data: install  ## generate MiniVPC for SCALE (skips finished files)
+	$(PY) -m paperlib.data generate --scale $(SCALE)
+
+pipeline: data  ## train / evaluate every stage for SCALE (cached by config hash)
+	$(PY) -m paperlib.pipeline --scale $(SCALE)
+
+notebooks: install  ## execute every notebook headless with papermill into figures/
+	$(PY) -m paperlib.notebooks --scale $(SCALE)
+
+paper: pipeline notebooks  ## everything: data, models, tables, figures, executed notebooks, demo page
+
+test: install  ## smoke-scale tests incl. one papermill run of every notebook (< 10 min on 2 cores)
+	$(PY) -m pytest -x tests
+
+bench: install  ## latency / RTF benchmarks -> benchmarks/
+	$(PY) -m paperlib.bench --scale $(SCALE)
+
+clean-cache:  ## remove trained models and results for SCALE (data is kept)
+	rm -rf cache/$(SCALE)

@@ -1,0 +1,246 @@
+"""Dataclass configs, one per component, and the smoke / mini / full scale presets.
+
+Only builders (``paperlib.data.build``, ``paperlib.train.build_*``,
+``paperlib.eval.build_*``) read these; ablation rows are small YAML overrides
+applied with :func:`apply_overrides`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCALES = ("smoke", "mini", "full")
+EMOTIONS = ("ang", "hap", "neu", "sad")
+
+
+@dataclass
+class DataConfig:
+    """MiniVPC sizes: speakers and utterances per role."""
+    seed: int = 0
+    base_voices: tuple[str, ...] = ("flite_rms", "flite_slt", "flite_awb", "flite_kal16", "piper_joe", "festival_slt_hts")
+    pretrain_speakers: int = 30
+    pretrain_utts: int = 24
+    pretrain_emotional_fraction: float = 0.15
+    crema_speakers: int = 10
+    crema_sentences: int = 12
+    crema_intensities: tuple[float, ...] = (0.5, 1.0, 1.5)
+    iemocap_folds: int = 4
+    iemocap_speakers_per_fold: int = 2
+    iemocap_utts_per_emotion: int = 6
+    libri_speakers_per_gender: int = 5
+    libri_enroll_utts: int = 4
+    libri_trial_utts: int = 8
+    vctk_speakers: int = 8
+    vctk_utts: int = 6
+    asv_train_speakers: int = 16
+    asv_train_utts: int = 16
+    ser_train_speakers: int = 12
+    ser_train_utts_per_emotion: int = 8
+    asr_train_speakers: int = 6
+    asr_train_utts: int = 10
+    teacher_speakers: int = 8
+    teacher_utts_per_emotion: int = 8
+    # emotion randomness (DESIGN section 4: (0.5, 0.5) lands near the real ~70 UAR)
+    sigma_speaker: float = 0.5
+    sigma_utterance: float = 0.5
+    workers: int = 2
+
+
+@dataclass
+class CodecConfig:
+    """WORLD-parameter codec: causal conv encoder -> 8 grouped FSQ codebooks -> decoder."""
+    world_period_ms: float = 6.0
+    subframes: int = 8                  # WORLD frames per token frame: 8 x 6 ms = 48 ms
+    n_mcep: int = 40                    # mel-cepstrum order of the coded envelope
+    n_codebooks: int = 8
+    fsq_levels: tuple[int, ...] = (8, 5, 5, 5)   # 1000 codes per codebook
+    hidden: int = 256
+    layers: int = 4
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 2e-3
+    seed: int = 0
+
+
+@dataclass
+class ContentConfig:
+    """Causal content encoder: log-mel -> causal conv/transformer -> single FSQ codebook, CTC-trained."""
+    n_mels: int = 64
+    hidden: int = 192
+    layers: int = 3
+    heads: int = 4
+    fsq_levels: tuple[int, ...] = (8, 8, 8)     # 512 codes
+    steps: int = 2500
+    batch: int = 16
+    lr: float = 2e-3
+    left_context_frames: int = 64               # sliding window used when streaming
+    seed: int = 0
+
+
+@dataclass
+class SpeakerConfig:
+    """speechbrain ECAPA-TDNN used both as the anonymizer's speaker encoder and as ASV attacker."""
+    channels: int = 256
+    embedding_dim: int = 128
+    epochs: int = 20
+    batch: int = 32
+    chunk_s: float = 2.0
+    lr: float = 1e-2        # DESIGN section 3: Adam 0.01
+    margin: float = 0.2
+    scale: float = 30.0
+    seed: int = 0
+
+
+@dataclass
+class LMConfig:
+    """Slow AR + Fast AR codec LM (see paperlib/model.py)."""
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    fast_layers: int = 2
+    fast_d_model: int = 256
+    content_vocab: int = 512
+    n_codebooks: int = 8
+    codebook_size: int = 1000
+    speaker_dim: int = 128
+    max_delay: int = 8
+    max_len: int = 1024
+    dropout: float = 0.0
+    emo_dim: int = 64               # teacher feature dimension for the distillation head
+
+
+@dataclass
+class TrainConfig:
+    """Self-continuation pretraining of the codec LM."""
+    steps: int = 2500
+    batch: int = 12
+    lr: float = 1e-3
+    warmup: int = 100
+    pair_fraction: float = 0.5      # fraction of samples that are [prompt utt + utt] of one speaker
+    seed: int = 0
+    log_every: int = 50
+    ckpt_every: int = 250
+
+
+@dataclass
+class FinetuneConfig:
+    """SFT of Slow AR + Fast AR (paper section: StreamVoiceAnon+). One YAML override per table row."""
+    pairing: str = "none"           # none (baseline, no finetune) | random (Exp1) | neu_emo (Exp2+)
+    use_sep: bool = False           # Exp3+
+    distill: str = "none"           # none | statpool (Exp4) | frame_all (Exp5) | frame_sem (Exp6) | frame_aco (Exp7)
+    emo_weight: float = 0.01
+    epochs: int = 5
+    batch: int = 12
+    lr: float = 1e-4
+    seed: int = 0
+
+
+@dataclass
+class TeacherConfig:
+    """Frame-level SER teacher (stand-in for emotion2vec+ when no local checkpoint is given)."""
+    checkpoint: str = ""            # local emotion2vec+ path; empty -> train our own on the teacher split
+    hidden: int = 128
+    feature_dim: int = 64
+    steps: int = 800
+    lr: float = 2e-3
+    seed: int = 0
+
+
+@dataclass
+class InferenceConfig:
+    delay: int = 2
+    temperature: float = 0.7
+    top_p: float = 0.7
+    anon_alpha: float = 0.9         # g = a * mean(g_target) + (1 - a) * z
+    prompt_strategy: str = "vctk-1fix"
+
+
+@dataclass
+class EvalConfig:
+    asr: str = "whisper-tiny.en"    # or a local speechbrain ASR path
+    bootstrap: int = 1000
+    eer_s: bool = True
+    ser_c: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class ScaleConfig:
+    name: str = "mini"
+    data: DataConfig = field(default_factory=DataConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
+    speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    corpora: dict = field(default_factory=dict)   # full scale: local paths of real corpora
+
+
+def apply_overrides(obj: Any, overrides: dict[str, Any]) -> Any:
+    """Return a copy of a (nested) dataclass with dotted/nested overrides applied; unknown keys fail loudly."""
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise KeyError(f"unknown config key {key!r} for {type(obj).__name__}; valid: {sorted(names)}")
+        current = getattr(obj, head)
+        if rest:
+            value = apply_overrides(current, {rest: value})
+        elif dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = apply_overrides(current, value)
+        elif isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(value)
+        changes[head] = value
+    return dataclasses.replace(obj, **changes)
+
+
+def preset(scale: str = "mini") -> ScaleConfig:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
+    cfg = ScaleConfig(name=scale)
+    if scale == "smoke":
+        cfg = apply_overrides(cfg, {
+            "data": dict(base_voices=["flite_rms", "flite_slt", "flite_awb"], pretrain_speakers=6, pretrain_utts=5,
+                         crema_speakers=2, crema_sentences=4, crema_intensities=[1.0], iemocap_folds=2, iemocap_speakers_per_fold=2,
+                         iemocap_utts_per_emotion=2, libri_speakers_per_gender=2, libri_enroll_utts=2,
+                         libri_trial_utts=2, vctk_speakers=3, vctk_utts=2, asv_train_speakers=4, asv_train_utts=4,
+                         ser_train_speakers=2, ser_train_utts_per_emotion=2, asr_train_speakers=1, asr_train_utts=2,
+                         teacher_speakers=2, teacher_utts_per_emotion=2),
+            "codec": dict(steps=30, hidden=64, layers=2, batch=4),
+            "content": dict(steps=30, hidden=64, layers=1, batch=4),
+            "speaker": dict(channels=64, embedding_dim=32, epochs=2, batch=8),
+            "lm": dict(d_model=64, n_layers=2, n_heads=2, fast_layers=1, fast_d_model=64, speaker_dim=32, emo_dim=16),
+            "train": dict(steps=20, batch=4, log_every=5, ckpt_every=10),
+            "finetune": dict(epochs=1, batch=4),
+            "teacher": dict(steps=20, hidden=32, feature_dim=16),
+            "eval": dict(bootstrap=50),
+            "seeds": [0],
+        })
+    elif scale == "full":
+        cfg = apply_overrides(cfg, {
+            "lm": dict(d_model=768, n_layers=12, n_heads=12, fast_layers=4, fast_d_model=768, content_vocab=8192,
+                       emo_dim=1024, max_len=4096),
+            "content": dict(fsq_levels=[8, 8, 8, 8, 2]),     # ~8192 codes as in the paper
+            "train": dict(steps=200000, batch=32),
+            "finetune": dict(batch=32),
+            "teacher": dict(feature_dim=1024),
+        })
+    return cfg
+
+
+def load_override(path: Path) -> dict[str, Any]:
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of config overrides, got {type(data).__name__}")
+    return data
