@@ -1,0 +1,350 @@
+"""The codec language model of StreamVoiceAnon(+), in one flat file (after nanoGPT).
+
+Sequence layout (DESIGN.md section 2), for a combined frame stream of length L
+(prompt frames, optionally a [SEP] frame, then source frames) and delay d:
+
+    [speaker prefix] C_0 A_0 C_1 A_1 ... C_{L+d-1} A_{L+d-1}
+
+C_t holds content token c_t (PAD after the stream ends); A_t holds acoustic
+frame a_{t-d} (an empty BOS frame while t < d), embedded as the sum of its 8
+codebook embeddings. The Slow AR hidden state at C_t sees c_{<=t} and
+a_{<t-d}; the Fast AR (depth transformer) turns it into the 8 codebooks of
+a_{t-d}: the acoustic stream lags content by d frames (lookahead d). The
+semantic head at A_t predicts c_{t+1}.
+
+Building blocks (RMSNorm, SwiGLU, RoPE, causal attention with a typed KV cache
+and an optional sliding window) are shared with the content encoder.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import LMConfig
+from .streaming import StreamingModule, StreamingState
+
+# special ids, appended after the real vocabularies
+CONTENT_PAD, CONTENT_SEP = 0, 1          # offsets added to content_vocab
+ACOUSTIC_BOS, ACOUSTIC_SEP, ACOUSTIC_PAD = 0, 1, 2   # offsets added to codebook_size
+
+
+# ---- building blocks ---------------------------------------------------------------------------------
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, hidden: int | None = None) -> None:
+        super().__init__()
+        hidden = hidden or int(8 * dim / 3 / 16 + 1) * 16
+        self.gate_up = nn.Linear(dim, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+def rope(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
+    """Rotary embedding. x: (B, H, T, Dh), positions: (B, T) absolute positions."""
+    half = x.shape[-1] // 2
+    freqs = torch.exp(-math.log(base) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    angles = positions.to(torch.float32)[:, None, :, None] * freqs            # (B, 1, T, half)
+    cos, sin = angles.cos(), angles.sin()
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).to(x.dtype)
+
+
+@dataclass
+class KVCacheState(StreamingState):
+    """Keys/values seen so far (B, H, T, Dh) and which cached keys are real (B, T)."""
+    k: Tensor | None = None
+    v: Tensor | None = None
+    key_mask: Tensor | None = None
+    steps: int = 0
+
+    def reset(self) -> None:
+        self.k = self.v = self.key_mask = None
+        self.steps = 0
+
+
+class Attention(StreamingModule[KVCacheState]):
+    def __init__(self, dim: int, n_heads: int, window: int | None = None) -> None:
+        super().__init__()
+        assert dim % n_heads == 0
+        self.n_heads, self.head_dim, self.window = n_heads, dim // n_heads, window
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+
+    def _init_streaming_state(self, batch_size: int) -> KVCacheState:
+        return KVCacheState(batch_size)
+
+    def forward(self, x: Tensor, positions: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        bsz, t_new, _ = x.shape
+        q, k, v = self.qkv(x).view(bsz, t_new, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = rope(q, positions), rope(k, positions)
+        if key_mask is None:
+            key_mask = torch.ones(bsz, t_new, dtype=torch.bool, device=x.device)
+        past = 0
+        if self.is_streaming:
+            st = self.state
+            if st.k is not None:
+                past = st.k.shape[2]
+                k, v = torch.cat([st.k, k], dim=2), torch.cat([st.v, v], dim=2)
+                key_mask = torch.cat([st.key_mask, key_mask], dim=1)
+            keep = k.shape[2] if self.window is None else min(k.shape[2], self.window - 1)
+            st.k, st.v, st.key_mask = k[:, :, -keep:], v[:, :, -keep:], key_mask[:, -keep:]
+            st.steps += t_new
+        q_idx = past + torch.arange(t_new, device=x.device)[:, None]
+        k_idx = torch.arange(k.shape[2], device=x.device)[None, :]
+        allowed = k_idx <= q_idx
+        if self.window is not None:
+            allowed = allowed & (q_idx - k_idx < self.window)
+        mask = allowed[None, None] & key_mask[:, None, None, :]
+        # a query whose every key is masked (left padding) would give NaN: let it see itself
+        mask = mask | (~mask.any(-1, keepdim=True) & (k_idx == q_idx)[None, None])
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(bsz, t_new, -1))
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, n_heads: int, window: int | None = None, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = RMSNorm(dim), RMSNorm(dim)
+        self.attn = Attention(dim, n_heads, window)
+        self.mlp = SwiGLU(dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, positions: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), positions, key_mask))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class Transformer(StreamingModule[StreamingState]):
+    """Causal pre-norm transformer; streaming state lives in each Attention's KV cache."""
+
+    def __init__(self, dim: int, n_layers: int, n_heads: int, window: int | None = None, dropout: float = 0.0):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(dim, n_heads, window, dropout) for _ in range(n_layers)])
+        self.norm = RMSNorm(dim)
+
+    def _init_streaming_state(self, batch_size: int) -> StreamingState:
+        return _NoState(batch_size)
+
+    def forward(self, x: Tensor, positions: Tensor | None = None, key_mask: Tensor | None = None) -> Tensor:
+        if positions is None:
+            offset = self.blocks[0].attn.state.steps if self.is_streaming else 0
+            positions = (offset + torch.arange(x.shape[1], device=x.device))[None].expand(x.shape[0], -1)
+        for block in self.blocks:
+            x = block(x, positions, key_mask)
+        return self.norm(x)
+
+
+@dataclass
+class _NoState(StreamingState):
+    def reset(self) -> None:
+        pass
+
+
+# ---- the codec LM ----------------------------------------------------------------------------------------
+
+@dataclass
+class LMBatch:
+    """A batch of interleaved sequences (see module docstring); all (B, S[, 8])."""
+    content: Tensor          # content ids at C slots (0 elsewhere)
+    acoustic: Tensor         # (B, S, 8) acoustic codes at A slots
+    is_acoustic_slot: Tensor # bool
+    key_mask: Tensor         # bool, False for padding
+    positions: Tensor
+    speaker: Tensor          # (B, speaker_dim)
+    acoustic_target: Tensor  # (B, S, 8) target codes at C slots, -100 = no loss
+    content_target: Tensor   # (B, S) next content token at A slots, -100 = no loss
+    frame_index: Tensor      # (B, S) which stream frame a slot holds (-1 prefix / padding)
+    source_start: Tensor     # (B,) first source frame index in the combined stream
+
+
+class CodecLM(nn.Module):
+    def __init__(self, cfg: LMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.content_emb = nn.Embedding(cfg.content_vocab + 2, d)
+        self.acoustic_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size + 3, d) for _ in range(cfg.n_codebooks)])
+        self.slot_emb = nn.Embedding(2, d)
+        self.speaker_proj = nn.Linear(cfg.speaker_dim, d)
+        self.slow = Transformer(d, cfg.n_layers, cfg.n_heads, dropout=cfg.dropout)
+        self.semantic_head = nn.Linear(d, cfg.content_vocab, bias=False)
+        fd = cfg.fast_d_model
+        self.fast_in = nn.Linear(d, fd)
+        self.fast_code_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size, fd) for _ in range(cfg.n_codebooks - 1)])
+        self.fast_pos = nn.Parameter(torch.zeros(cfg.n_codebooks, fd))
+        self.fast = Transformer(fd, cfg.fast_layers, max(1, fd // 64), dropout=cfg.dropout)
+        self.fast_heads = nn.ModuleList([nn.Linear(fd, cfg.codebook_size, bias=False) for _ in range(cfg.n_codebooks)])
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    # -- embeddings ---------------------------------------------------------------------------------------
+    def embed_slots(self, content: Tensor, acoustic: Tensor, is_acoustic: Tensor) -> Tensor:
+        content_part = self.content_emb(content)
+        acoustic_part = sum(emb(acoustic[..., k]) for k, emb in enumerate(self.acoustic_emb))
+        x = torch.where(is_acoustic[..., None], acoustic_part, content_part)
+        return x + self.slot_emb(is_acoustic.long())
+
+    def embed_prefix(self, speaker: Tensor) -> Tensor:
+        return self.speaker_proj(speaker)[:, None, :]
+
+    # -- training forward ----------------------------------------------------------------------------------
+    def forward(self, batch: LMBatch) -> dict[str, Tensor]:
+        x = self.embed_slots(batch.content, batch.acoustic, batch.is_acoustic_slot)
+        x = torch.cat([self.embed_prefix(batch.speaker), x], dim=1)
+        bsz = x.shape[0]
+        ones = torch.ones(bsz, 1, dtype=torch.bool, device=x.device)
+        key_mask = torch.cat([ones, batch.key_mask], dim=1)
+        positions = torch.cat([torch.zeros(bsz, 1, dtype=torch.long, device=x.device), batch.positions + 1], dim=1)
+        hidden = self.slow(x, positions, key_mask)[:, 1:]
+        out = {"hidden": hidden}
+        sem_logits = self.semantic_head(hidden)
+        out["semantic_loss"] = F.cross_entropy(sem_logits.reshape(-1, sem_logits.shape[-1]),
+                                               batch.content_target.reshape(-1), ignore_index=-100)
+        has_target = batch.acoustic_target[..., 0] >= 0
+        h = hidden[has_target]                                     # (N, d)
+        targets = batch.acoustic_target[has_target]                # (N, 8)
+        logits = self.fast_logits(h, targets)
+        out["acoustic_loss"] = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        out["loss"] = out["acoustic_loss"] + out["semantic_loss"]
+        return out
+
+    def fast_logits(self, h: Tensor, codes: Tensor) -> Tensor:
+        """Teacher-forced Fast AR: (N, d) slow states + (N, 8) codes -> (N, 8, codebook_size)."""
+        inp = self.fast_in(h)[:, None, :].expand(-1, self.cfg.n_codebooks, -1)
+        prev = [torch.zeros_like(inp[:, 0])] + [emb(codes[:, k]) for k, emb in enumerate(self.fast_code_emb)]
+        x = inp + torch.stack(prev, dim=1) + self.fast_pos
+        y = self.fast(x)
+        return torch.stack([head(y[:, k]) for k, head in enumerate(self.fast_heads)], dim=1)
+
+    # -- sampling ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_frame(self, h: Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> Tensor:
+        """Fast AR with its own KV cache over the 8 codebooks: (B, d) -> (B, 8) codes."""
+        bsz = h.shape[0]
+        base = self.fast_in(h)
+        codes = []
+        with self.fast.streaming(bsz):
+            x = base + self.fast_pos[0]
+            for k in range(self.cfg.n_codebooks):
+                y = self.fast(x[:, None, :])[:, 0]
+                code = sample_top_p(self.fast_heads[k](y), temperature, top_p, generator)
+                codes.append(code)
+                if k + 1 < self.cfg.n_codebooks:
+                    x = base + self.fast_code_emb[k](code) + self.fast_pos[k + 1]
+        return torch.stack(codes, dim=1)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def sample_top_p(logits: Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    keep = sorted_probs.cumsum(-1) - sorted_probs < top_p
+    sorted_probs = sorted_probs * keep
+    sorted_probs = sorted_probs / sorted_probs.sum(-1, keepdim=True)
+    choice = torch.multinomial(sorted_probs, 1, generator=generator)
+    return order.gather(-1, choice)[:, 0]
+
+
+# ---- sequence construction -----------------------------------------------------------------------------
+
+def combine_streams(cfg: LMConfig, prompt_content: Tensor, prompt_acoustic: Tensor, source_content: Tensor,
+                    source_acoustic: Tensor | None, use_sep: bool) -> tuple[Tensor, Tensor, int]:
+    """Concatenate prompt and source streams, with [SEP_L]/[SEP_A] between them when ``use_sep``.
+
+    Returns content (L,), acoustic (L, 8) (source acoustic may be None at inference: filled with PAD)
+    and the index of the first source frame.
+    """
+    parts_c, parts_a = [prompt_content], [prompt_acoustic]
+    if use_sep:
+        parts_c.append(torch.tensor([cfg.content_vocab + CONTENT_SEP]))
+        parts_a.append(torch.full((1, cfg.n_codebooks), cfg.codebook_size + ACOUSTIC_SEP))
+    source_start = sum(len(p) for p in parts_c)
+    parts_c.append(source_content)
+    if source_acoustic is None:
+        source_acoustic = torch.full((len(source_content), cfg.n_codebooks), cfg.codebook_size + ACOUSTIC_PAD)
+    parts_a.append(source_acoustic)
+    return torch.cat(parts_c).long(), torch.cat(parts_a).long(), source_start
+
+
+def interleave(cfg: LMConfig, content: Tensor, acoustic: Tensor, delay: int, loss_from: int) -> dict[str, Tensor]:
+    """One sequence C_0 A_0 ... C_{L+d-1} A_{L+d-1} with targets; loss on frames >= loss_from."""
+    length = len(content)
+    steps = length + delay
+    t = torch.arange(steps)
+    c_in = torch.where(t < length, content[t.clamp(max=length - 1)], torch.tensor(cfg.content_vocab + CONTENT_PAD))
+    a_idx = t - delay
+    bos = torch.full((cfg.n_codebooks,), cfg.codebook_size + ACOUSTIC_BOS)
+    a_in = torch.where((a_idx >= 0)[:, None], acoustic[a_idx.clamp(min=0)], bos)
+    real_frame = (acoustic[:, 0] < cfg.codebook_size)                     # not SEP / PAD
+    a_tgt_ok = (a_idx >= loss_from) & real_frame[a_idx.clamp(min=0)] & (a_idx >= 0)
+    a_tgt = torch.where(a_tgt_ok[:, None], acoustic[a_idx.clamp(min=0)], torch.tensor(-100))
+    nxt = t + 1
+    real_content = content < cfg.content_vocab
+    c_tgt_ok = (nxt < length) & (nxt >= loss_from) & real_content[nxt.clamp(max=length - 1)]
+    c_tgt = torch.where(c_tgt_ok, content[nxt.clamp(max=length - 1)], torch.tensor(-100))
+    seq = 2 * steps
+    out = {
+        "content": torch.zeros(seq, dtype=torch.long), "acoustic": torch.zeros(seq, cfg.n_codebooks, dtype=torch.long),
+        "is_acoustic_slot": torch.zeros(seq, dtype=torch.bool),
+        "acoustic_target": torch.full((seq, cfg.n_codebooks), -100, dtype=torch.long),
+        "content_target": torch.full((seq,), -100, dtype=torch.long),
+        "frame_index": torch.zeros(seq, dtype=torch.long),
+    }
+    out["content"][0::2] = c_in
+    out["acoustic"][1::2] = a_in
+    out["is_acoustic_slot"][1::2] = True
+    out["acoustic_target"][0::2] = a_tgt
+    out["content_target"][1::2] = c_tgt
+    # frame each slot "is about": content slot t -> frame t; acoustic slot t -> frame t - d
+    out["frame_index"][0::2] = t
+    out["frame_index"][1::2] = a_idx
+    return out
+
+
+def collate(items: list[dict[str, Tensor]], speakers: Tensor, source_starts: list[int]) -> LMBatch:
+    """Right-pad interleaved sequences into an LMBatch (causal attention: padding at the end is harmless)."""
+    longest = max(len(it["content"]) for it in items)
+    bsz = len(items)
+
+    def pad(key: str, fill: int) -> Tensor:
+        ref = items[0][key]
+        out = torch.full((bsz, longest, *ref.shape[1:]), fill, dtype=ref.dtype)
+        for i, it in enumerate(items):
+            out[i, : len(it[key])] = it[key]
+        return out
+
+    key_mask = torch.zeros(bsz, longest, dtype=torch.bool)
+    for i, it in enumerate(items):
+        key_mask[i, : len(it["content"])] = True
+    return LMBatch(
+        content=pad("content", 0), acoustic=pad("acoustic", 0), is_acoustic_slot=pad("is_acoustic_slot", 0).bool(),
+        key_mask=key_mask, positions=torch.arange(longest)[None].expand(bsz, -1).clone(), speaker=speakers,
+        acoustic_target=pad("acoustic_target", -100), content_target=pad("content_target", -100),
+        frame_index=pad("frame_index", -1), source_start=torch.tensor(source_starts))

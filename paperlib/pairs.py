@@ -1,0 +1,78 @@
+"""Finetuning pairs and inference prompt strategies, deterministic by seed.
+
+Finetuning (paper section "Supervised Finetuning"):
+    neu_emo  neutral prompt -> emotional source of the same speaker, plus neutral -> neutral pairs of the
+             same speaker so that about a quarter of the sources stay neutral (the CREMA-D balance)
+    random   a random prompt of the same speaker, any emotion (Exp1 "FT-CREMA"; DESIGN.md section 1)
+Prompt strategies (target speakers for anonymization):
+    vctk-1fix       one fixed utterance of one fixed VCTK-like speaker for every source
+    vctk-1rnd       one random VCTK-like utterance (random speaker) per source utterance
+    vctk-4rnd       four random utterances of one random VCTK-like speaker per source utterance
+    cross-ds-4rnd   four random utterances of one random speaker from another corpus (the LibriTTS-like
+                    pretraining corpus) per source utterance
+    crema-emo-4rnd  four random emotional (non-neutral) CREMA-like utterances of one random speaker
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .kaldi import DataDir, Utterance
+from .utils import stable_int
+
+PROMPT_STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd", "cross-ds-4rnd", "crema-emo-4rnd")
+
+
+@dataclass(frozen=True)
+class Pair:
+    prompt: tuple[str, ...]     # prompt utterance ids (same speaker)
+    source: str                 # source utterance id
+    speaker: str
+
+
+def finetune_pairs(crema: DataDir, pairing: str, seed: int) -> list[Pair]:
+    rng = random.Random(seed)
+    pairs: list[Pair] = []
+    for spk, utts in sorted(crema.by_speaker().items()):
+        neutral = [u for u in utts if u.emotion == "neu"]
+        emotional = [u for u in utts if u.emotion != "neu"]
+        if pairing == "random":
+            for src in utts:
+                others = [u for u in utts if u.utt_id != src.utt_id]
+                pairs.append(Pair((rng.choice(others).utt_id,), src.utt_id, spk))
+        elif pairing == "neu_emo":
+            if len(neutral) < 2:
+                raise ValueError(f"speaker {spk} has {len(neutral)} neutral utterances; neu_emo pairing needs >= 2")
+            for src in emotional:
+                pairs.append(Pair((rng.choice(neutral).utt_id,), src.utt_id, spk))
+            # neutral -> neutral balance: one neutral source per three emotional ones (3 emotions : 1 neutral)
+            n_neutral = max(1, len(emotional) // 3)
+            for k in range(n_neutral):
+                src = neutral[k % len(neutral)]
+                prompt = rng.choice([u for u in neutral if u.utt_id != src.utt_id])
+                pairs.append(Pair((prompt.utt_id,), src.utt_id, spk))
+        else:
+            raise ValueError(f"unknown pairing {pairing!r}; expected 'random' or 'neu_emo'")
+    return pairs
+
+
+def prompt_for(strategy: str, source: Utterance, pools: dict[str, DataDir], seed: int) -> list[Utterance]:
+    """Target-speaker prompt utterances for one source utterance."""
+    rng = random.Random(stable_int(seed, strategy, source.utt_id))
+    if strategy == "vctk-1fix":
+        vctk = pools["vctk"].by_speaker()
+        first = sorted(vctk)[seed % len(vctk)]
+        return [vctk[first][0]]
+    if strategy == "vctk-1rnd":
+        return [rng.choice(sorted(pools["vctk"].utts.values(), key=lambda u: u.utt_id))]
+    if strategy in ("vctk-4rnd", "cross-ds-4rnd", "crema-emo-4rnd"):
+        pool = {"vctk-4rnd": "vctk", "cross-ds-4rnd": "pretrain", "crema-emo-4rnd": "crema"}[strategy]
+        by_spk = pools[pool].by_speaker()
+        spk = rng.choice(sorted(by_spk))
+        utts = by_spk[spk]
+        if strategy == "crema-emo-4rnd":
+            utts = [u for u in utts if u.emotion != "neu"]
+        elif strategy == "cross-ds-4rnd":
+            utts = [u for u in utts if u.emotion in ("neu", "")] or utts
+        return rng.sample(utts, min(4, len(utts)))
+    raise ValueError(f"unknown prompt strategy {strategy!r}; choose from {PROMPT_STRATEGIES}")

@@ -1,0 +1,180 @@
+"""Cached pipeline stages. Every artefact lives under cache/<scale>/ in a file named by the hash of the
+configs it depends on, so a change re-runs only what depends on it and an unchanged re-run is a lookup.
+"""
+from __future__ import annotations
+
+import functools
+import multiprocessing as mp
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import paths
+from .audio import load_wav
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import ScaleConfig, preset
+from .kaldi import DataDir, read_data_dir
+from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
+from .tokenizers import ContentEncoder, WorldCodec, world_features
+from .train_tokenizers import train_codec, train_content_encoder
+from .utils import config_hash
+
+# data dirs whose acoustic codes the LM needs (prompts and training targets)
+ACOUSTIC_DIRS = ("train_pretrain", "train_crema", "vctk_pool")
+
+
+class Workspace:
+    """All cached stages of one scale."""
+
+    def __init__(self, scale: str = "mini", cfg: ScaleConfig | None = None) -> None:
+        self.scale = scale
+        self.cfg = cfg or preset(scale)
+        self.data_root = paths.data_dir(scale)
+        self.cache = paths.ensure(paths.cache_dir(scale))
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    # -- data -------------------------------------------------------------------------------------------
+    @functools.lru_cache(maxsize=None)
+    def data(self, name: str) -> DataDir:
+        return read_data_dir(self.data_root / name, root=self.data_root)
+
+    @functools.lru_cache(maxsize=None)
+    def wavs(self, name: str) -> dict[str, np.ndarray]:
+        d = self.data(name)
+        return {u: load_wav(d.utts[u].path) for u in sorted(d.utts)}
+
+    def world_features(self, name: str) -> dict[str, np.ndarray]:
+        path = self.cache / "features" / f"{name}-{config_hash(self.cfg.codec.world_period_ms, self.cfg.codec.subframes, self.cfg.codec.n_mcep)}.pt"
+        state = load_checkpoint(path)
+        if state is None:
+            wavs = self.wavs(name)
+            items = list(wavs.items())
+            with mp.get_context("fork").Pool(self.cfg.data.workers) as pool:
+                feats = list(tqdm(pool.imap(_features_worker, [(w, self.cfg.codec) for _, w in items], chunksize=4),
+                                  total=len(items), desc=f"WORLD features {name}"))
+            state = {u: torch.from_numpy(f).half() for (u, _), f in zip(items, feats)}
+            save_checkpoint(path, state)
+        return {u: t.float().numpy() for u, t in state.items()}
+
+    # -- tokenizers --------------------------------------------------------------------------------------
+    def codec_path(self) -> Path:
+        return self.cache / f"codec-{config_hash(self.cfg.codec)}.pt"
+
+    @functools.lru_cache(maxsize=None)
+    def codec(self) -> WorldCodec:
+        path = self.codec_path()
+        state = load_checkpoint(path)
+        if state is None or state.get("step", 0) < self.cfg.codec.steps:
+            feats = self.world_features("train_pretrain")
+            return train_codec(list(feats.values()), self.cfg.codec, path)
+        model = WorldCodec(self.cfg.codec)
+        model.load_state_dict(state["model"])
+        return model.eval()
+
+    def content_path(self) -> Path:
+        return self.cache / f"content-{config_hash(self.cfg.content)}.pt"
+
+    @functools.lru_cache(maxsize=None)
+    def content_encoder(self) -> ContentEncoder:
+        path = self.content_path()
+        state = load_checkpoint(path)
+        if state is None or state.get("step", 0) < self.cfg.content.steps:
+            d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
+            return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs], self.cfg.content, path)
+        model = ContentEncoder(self.cfg.content)
+        model.load_state_dict(state["model"])
+        return model.eval()
+
+    def speaker_path(self) -> Path:
+        return self.cache / f"spkenc-{config_hash(self.cfg.speaker)}.pt"
+
+    @functools.lru_cache(maxsize=None)
+    def speaker_encoder(self) -> SpeakerEncoder:
+        """The anonymizer's frozen speaker encoder, trained on the pretraining corpus."""
+        path = self.speaker_path()
+        state = load_checkpoint(path)
+        if state is None or state.get("epoch", 0) < self.cfg.speaker.epochs:
+            d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
+            return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], self.cfg.speaker,
+                                         path, desc="speaker encoder (anonymizer)")
+        return load_speaker_encoder(path, self.cfg.speaker)
+
+    # -- tokens ------------------------------------------------------------------------------------------
+    def tokens_key(self) -> str:
+        return config_hash(self.cfg.codec, self.cfg.content, self.cfg.speaker)
+
+    def tokens(self, name: str) -> dict[str, dict[str, torch.Tensor]]:
+        """utt -> {content (T,), acoustic (T, 8) for ACOUSTIC_DIRS, speaker (D,) per-utterance embedding}."""
+        path = self.cache / "tokens" / f"{name}-{self.tokens_key()}.pt"
+        state = load_checkpoint(path)
+        if state is not None:
+            return state
+        wavs = self.wavs(name)
+        enc, spk = self.content_encoder(), self.speaker_encoder()
+        feats = self.world_features(name) if name in ACOUSTIC_DIRS else None
+        codec = self.codec() if feats is not None else None
+        state = {}
+        with torch.no_grad():
+            for utt, wav in tqdm(wavs.items(), desc=f"tokenize {name}"):
+                x = torch.from_numpy(wav)[None]
+                item = {"content": enc.encode(x)[0].short(), "speaker": spk(x)[0]}
+                if codec is not None:
+                    item["acoustic"] = codec.encode(torch.from_numpy(feats[utt])[None])[0].short()
+                    n = min(len(item["content"]), len(item["acoustic"]))
+                    item["content"], item["acoustic"] = item["content"][:n], item["acoustic"][:n]
+                state[utt] = item
+        save_checkpoint(path, state)
+        return state
+
+    def speaker_means(self, name: str) -> dict[str, torch.Tensor]:
+        toks, d = self.tokens(name), self.data(name)
+        out: dict[str, list[torch.Tensor]] = {}
+        for utt, item in toks.items():
+            out.setdefault(d.utts[utt].speaker, []).append(item["speaker"])
+        return {s: torch.stack(v).mean(0) for s, v in out.items()}
+
+
+def _features_worker(args) -> np.ndarray:
+    wav, codec_cfg = args
+    return world_features(wav, codec_cfg)
+
+
+def _teacher_methods():
+    """Emotion-teacher stages (attached to Workspace below to keep the class readable)."""
+
+    def teacher_path(self) -> Path:
+        return self.cache / f"teacher-{config_hash(self.cfg.teacher, self.cfg.content.n_mels)}.pt"
+
+    @functools.lru_cache(maxsize=None)
+    def teacher(self):
+        from .teacher import train_teacher
+
+        if self.cfg.teacher.checkpoint:
+            raise NotImplementedError(
+                "emotion2vec+ checkpoints: install funasr and point teacher.checkpoint at the local model dir; "
+                "its 50 Hz features are average-pooled into 48 ms frames (see paperlib/teacher.py)")
+        d, wavs = self.data("train_teacher"), self.wavs("train_teacher")
+        return train_teacher(list(wavs.values()), [d.utts[u].emotion for u in wavs], self.cfg.teacher,
+                             self.teacher_path(), self.cfg.content.n_mels)
+
+    def teacher_features(self, name: str) -> dict[str, torch.Tensor]:
+        """utt -> (T, E) per-dimension-normalised teacher frames (cached)."""
+        path = self.cache / "teacher_feats" / f"{name}-{self.teacher_path().stem}.pt"
+        state = load_checkpoint(path)
+        if state is None:
+            model = self.teacher()
+            state = {}
+            with torch.no_grad():
+                for utt, wav in tqdm(self.wavs(name).items(), desc=f"teacher features {name}"):
+                    f = model.frame_features(torch.from_numpy(wav)[None])[0]
+                    state[utt] = ((f - model.feat_mean) / model.feat_std).half()
+            save_checkpoint(path, state)
+        return {u: t.float() for u, t in state.items()}
+
+    return teacher_path, teacher, teacher_features
+
+
+Workspace.teacher_path, Workspace.teacher, Workspace.teacher_features = _teacher_methods()

@@ -1,0 +1,287 @@
+"""The two audio tokenizers of the anonymizer.
+
+Acoustic codec (``WorldCodec``): audio -> WORLD vocoder parameters every 6 ms
+(log-F0, voicing, 40-d coded spectral envelope, 4 band aperiodicities) ->
+8 sub-frames stacked into one 48 ms token frame -> causal conv encoder ->
+8 grouped FSQ codebooks of 1000 codes (levels 8,5,5,5) -> causal conv decoder
+-> WORLD synthesis at 16 kHz. On a CPU this trains in minutes and stays
+intelligible (DESIGN.md section 4); a neural waveform codec is the full-scale
+option and plugs in behind the same encode/decode interface.
+
+Content encoder (``ContentEncoder``): 64 log-mel bands every 12 ms, 4 frames
+stacked per token frame, per-frame level removed (loudness is not content) ->
+causal transformer with a sliding attention window -> single FSQ codebook
+(512 codes) -> CTC on characters (two CTC slots per token frame, because
+speech has more characters per second than 48 ms frames). Trained only for
+content, with a 9-bit bottleneck, so speaker identity is mostly lost; probes
+in ``paperlib.probes`` measure how much speaker and emotion remain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyworld
+import torch
+import torch.nn.functional as F
+import torchaudio
+from torch import Tensor, nn
+
+from .audio import SAMPLE_RATE
+from .config import CodecConfig, ContentConfig
+from .model import Transformer
+from .streaming import StreamingModule, StreamingState
+
+FRAME_SAMPLES = 768                    # one token frame = 48 ms at 16 kHz
+FRAME_MS = 1000 * FRAME_SAMPLES / SAMPLE_RATE
+N_AP_BANDS = 4
+AP_BAND_EDGES_HZ = (0, 1000, 2000, 4000, 8000)
+CHARS = " abcdefghijklmnopqrstuvwxyz'"
+CTC_VOCAB = len(CHARS) + 1             # + blank (index 0)
+
+
+def n_frames(num_samples: int) -> int:
+    return num_samples // FRAME_SAMPLES
+
+
+# ---- FSQ ------------------------------------------------------------------------------------------------
+
+class FSQ(nn.Module):
+    """Finite scalar quantization (Mentzer et al. 2023) with a straight-through estimator."""
+
+    def __init__(self, levels: tuple[int, ...]) -> None:
+        super().__init__()
+        self.levels = list(levels)
+        self.register_buffer("_levels", torch.tensor(levels, dtype=torch.float32), persistent=False)
+        basis = np.cumprod([1] + list(levels[:-1]))
+        self.register_buffer("_basis", torch.tensor(basis, dtype=torch.long), persistent=False)
+        self.codebook_size = int(np.prod(levels))
+
+    def _bound(self, z: Tensor) -> Tensor:
+        half_l = (self._levels - 1) * (1 - 1e-3) / 2
+        offset = torch.where(self._levels % 2 == 0, 0.5, 0.0)
+        shift = torch.atanh(offset / half_l)
+        return torch.tanh(z + shift) * half_l - offset
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """z (..., D) -> (quantized in [-1, 1], code index)."""
+        bounded = self._bound(z)
+        rounded = bounded + (bounded.round() - bounded).detach()
+        half_width = self._levels // 2
+        quantized = rounded / half_width
+        return quantized, self.codes_from_quantized(quantized)
+
+    def codes_from_quantized(self, quantized: Tensor) -> Tensor:
+        half_width = self._levels // 2
+        digits = (quantized * half_width + half_width).round().long()
+        return (digits * self._basis).sum(-1)
+
+    def quantized_from_codes(self, codes: Tensor) -> Tensor:
+        digits = (codes[..., None] // self._basis) % self._levels.long()
+        half_width = self._levels // 2
+        return (digits.float() - half_width) / half_width
+
+
+class CausalConv(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.pad = (kernel - 1) * dilation
+        self.conv = nn.Conv1d(cin, cout, kernel, dilation=dilation)
+
+    def forward(self, x: Tensor) -> Tensor:          # (B, C, T)
+        return self.conv(F.pad(x, (self.pad, 0)))
+
+
+class ResStack(nn.Module):
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList([CausalConv(dim, dim, 3, dilation=2 ** (i % 3)) for i in range(layers)])
+        self.receptive_field = 1 + sum(2 * 2 ** (i % 3) for i in range(layers))
+
+    def forward(self, x: Tensor) -> Tensor:
+        for conv in self.convs:
+            x = x + conv(F.gelu(x))
+        return x
+
+
+# ---- WORLD features ---------------------------------------------------------------------------------------
+
+def world_features(wav: np.ndarray, cfg: CodecConfig) -> np.ndarray:
+    """(T_tok, subframes * feat_dim) float32 features; T_tok = len(wav) // 768."""
+    x = wav.astype(np.float64)
+    period = cfg.world_period_ms
+    f0, t = pyworld.dio(x, SAMPLE_RATE, frame_period=period, f0_floor=60, f0_ceil=700)
+    f0 = pyworld.stonemask(x, f0, t, SAMPLE_RATE)
+    sp = pyworld.cheaptrick(x, f0, t, SAMPLE_RATE, fft_size=1024)
+    ap = pyworld.d4c(x, f0, t, SAMPLE_RATE, fft_size=1024)
+    mcep = pyworld.code_spectral_envelope(sp, SAMPLE_RATE, cfg.n_mcep)
+    freqs = np.linspace(0, SAMPLE_RATE / 2, ap.shape[1])
+    bap = np.stack([ap[:, (freqs >= lo) & (freqs < hi if hi < 8000 else freqs <= hi)].mean(1)
+                    for lo, hi in zip(AP_BAND_EDGES_HZ[:-1], AP_BAND_EDGES_HZ[1:])], axis=1)
+    voiced = f0 > 0
+    lf0 = np.zeros_like(f0)
+    if voiced.any():
+        idx = np.arange(len(f0))
+        lf0 = np.interp(idx, idx[voiced], np.log(f0[voiced]))
+    else:
+        lf0[:] = np.log(120.0)
+    feats = np.concatenate([lf0[:, None], voiced[:, None].astype(np.float64), mcep, bap], axis=1)
+    tok = n_frames(len(wav))
+    need = tok * cfg.subframes
+    if feats.shape[0] < need:
+        feats = np.pad(feats, ((0, need - feats.shape[0]), (0, 0)), mode="edge")
+    return feats[:need].reshape(tok, -1).astype(np.float32)
+
+
+def feature_dim(cfg: CodecConfig) -> int:
+    return 2 + cfg.n_mcep + N_AP_BANDS
+
+
+def synthesize_features(feats: np.ndarray, cfg: CodecConfig) -> np.ndarray:
+    """(T_tok, subframes * feat_dim) -> waveform via WORLD."""
+    per = feats.reshape(-1, feature_dim(cfg)).astype(np.float64)
+    lf0, vuv, mcep, bap = per[:, 0], per[:, 1], per[:, 2:2 + cfg.n_mcep], per[:, 2 + cfg.n_mcep:]
+    f0 = np.where(vuv > 0.5, np.exp(lf0), 0.0)
+    sp = pyworld.decode_spectral_envelope(np.ascontiguousarray(mcep), SAMPLE_RATE, 1024)
+    freqs = np.linspace(0, SAMPLE_RATE / 2, 513)
+    centers = np.array([(lo + hi) / 2 for lo, hi in zip(AP_BAND_EDGES_HZ[:-1], AP_BAND_EDGES_HZ[1:])])
+    ap = np.stack([np.interp(freqs, centers, np.clip(row, 0.001, 0.999)) for row in bap])
+    wav = pyworld.synthesize(f0, sp, np.ascontiguousarray(ap), SAMPLE_RATE, frame_period=cfg.world_period_ms)
+    return wav[: len(per) * int(SAMPLE_RATE * cfg.world_period_ms / 1000)].astype(np.float32)
+
+
+# ---- the acoustic codec ----------------------------------------------------------------------------------
+
+class WorldCodec(nn.Module):
+    def __init__(self, cfg: CodecConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        dim_in = cfg.subframes * feature_dim(cfg)
+        latent = cfg.n_codebooks * len(cfg.fsq_levels)
+        self.register_buffer("feat_mean", torch.zeros(dim_in))
+        self.register_buffer("feat_std", torch.ones(dim_in))
+        self.enc_in = CausalConv(dim_in, cfg.hidden, 1)
+        self.enc = ResStack(cfg.hidden, cfg.layers)
+        self.enc_out = nn.Conv1d(cfg.hidden, latent, 1)
+        self.fsq = FSQ(cfg.fsq_levels)
+        self.dec_in = nn.Conv1d(latent, cfg.hidden, 1)
+        self.dec = ResStack(cfg.hidden, cfg.layers)
+        self.dec_out = nn.Conv1d(cfg.hidden, dim_in, 1)
+
+    @property
+    def decoder_context(self) -> int:
+        """Frames of left context the causal decoder needs (used by the streaming decoder)."""
+        return self.dec.receptive_field
+
+    def normalize(self, feats: Tensor) -> Tensor:
+        return (feats - self.feat_mean) / self.feat_std
+
+    def encode(self, feats: Tensor) -> Tensor:
+        """(B, T, F) raw features -> (B, T, 8) codes."""
+        h = self.enc_out(self.enc(self.enc_in(self.normalize(feats).transpose(1, 2)))).transpose(1, 2)
+        h = h.reshape(*h.shape[:2], self.cfg.n_codebooks, len(self.cfg.fsq_levels))
+        return self.fsq(h)[1]
+
+    def decode(self, codes: Tensor) -> Tensor:
+        """(B, T, 8) codes -> (B, T, F) raw features."""
+        q = self.fsq.quantized_from_codes(codes).flatten(2)
+        y = self.dec_out(self.dec(self.dec_in(q.transpose(1, 2)))).transpose(1, 2)
+        return y * self.feat_std + self.feat_mean
+
+    def loss(self, feats: Tensor) -> Tensor:
+        x = self.normalize(feats)
+        h = self.enc_out(self.enc(self.enc_in(x.transpose(1, 2)))).transpose(1, 2)
+        h = h.reshape(*h.shape[:2], self.cfg.n_codebooks, len(self.cfg.fsq_levels))
+        q, _ = self.fsq(h)
+        y = self.dec_out(self.dec(self.dec_in(q.flatten(2).transpose(1, 2)))).transpose(1, 2)
+        return F.mse_loss(y, x)
+
+    def decode_to_wav(self, codes: Tensor) -> np.ndarray:
+        with torch.no_grad():
+            feats = self.decode(codes[None].long())[0].numpy()
+        return synthesize_features(feats, self.cfg)
+
+
+# ---- the content encoder ---------------------------------------------------------------------------------
+
+class MelFrontEnd(nn.Module):
+    """Causal log-mel: frame i covers samples [192 i - 192, 192 i + 192), 4 frames per token frame."""
+
+    def __init__(self, n_mels: int) -> None:
+        super().__init__()
+        self.hop, self.win = FRAME_SAMPLES // 4, FRAME_SAMPLES // 2
+        self.history = self.win - self.hop          # samples of the past each token frame needs
+        self.mel = torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=self.win, win_length=self.win,
+                                                        hop_length=self.hop, n_mels=n_mels, center=False)
+
+    def forward(self, wav: Tensor, history: Tensor | None = None) -> Tensor:
+        """(B, N) -> (B, N // 768, 4 * n_mels); uses no sample beyond the current token frame."""
+        tok = wav.shape[-1] // FRAME_SAMPLES
+        if history is None:
+            history = wav.new_zeros(wav.shape[0], self.history)
+        x = torch.cat([history, wav[..., : tok * FRAME_SAMPLES]], dim=-1)
+        mel = torch.log(self.mel(x) + 1e-5).transpose(1, 2)[:, : tok * 4]    # (B, 4T, M)
+        mel = mel - mel.mean(-1, keepdim=True)          # drop per-frame level: loudness is not content
+        return mel.reshape(mel.shape[0], tok, -1)
+
+
+@dataclass
+class ContentEncoderState(StreamingState):
+    pending: Tensor | None = None     # received samples that do not yet fill a token frame
+    history: Tensor | None = None     # the last samples before ``pending`` (front-end window overlap)
+
+    def reset(self) -> None:
+        self.pending = self.history = None
+
+
+class ContentEncoder(StreamingModule[ContentEncoderState]):
+    def __init__(self, cfg: ContentConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.front = MelFrontEnd(cfg.n_mels)
+        self.proj = nn.Linear(4 * cfg.n_mels, cfg.hidden)
+        self.transformer = Transformer(cfg.hidden, cfg.layers, cfg.heads, window=cfg.left_context_frames)
+        self.to_code = nn.Linear(cfg.hidden, len(cfg.fsq_levels))
+        self.fsq = FSQ(cfg.fsq_levels)
+        self.ctc_in = nn.Linear(len(cfg.fsq_levels), cfg.hidden)
+        self.ctc_conv = CausalConv(cfg.hidden, cfg.hidden, 3)
+        self.ctc_out = nn.Linear(cfg.hidden, 2 * CTC_VOCAB)
+        self.register_buffer("feat_mean", torch.zeros(4 * cfg.n_mels))
+        self.register_buffer("feat_std", torch.ones(4 * cfg.n_mels))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.fsq.codebook_size
+
+    def _init_streaming_state(self, batch_size: int) -> ContentEncoderState:
+        return ContentEncoderState(batch_size)
+
+    def _quantize(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.transformer(self.proj((mel - self.feat_mean) / self.feat_std))
+        return self.fsq(self.to_code(h))
+
+    def encode(self, wav: Tensor) -> Tensor:
+        """(B, N) waveform -> (B, N // 768) content tokens. In streaming mode, feed chunks of any size;
+        each call returns the tokens of the token frames completed so far (KV cache, sliding window)."""
+        if not self.is_streaming:
+            return self._quantize(self.front(wav))[1]
+        st = self.state
+        buf = wav if st.pending is None else torch.cat([st.pending, wav], dim=-1)
+        usable = (buf.shape[-1] // FRAME_SAMPLES) * FRAME_SAMPLES
+        st.pending = buf[..., usable:]
+        if usable == 0:
+            return torch.zeros(buf.shape[0], 0, dtype=torch.long)
+        chunk = buf[..., :usable]
+        mel = self.front(chunk, history=st.history)
+        st.history = chunk[..., -self.front.history:]
+        return self._quantize(mel)[1]
+
+    def ctc_logits(self, wav: Tensor) -> tuple[Tensor, Tensor]:
+        q, codes = self._quantize(self.front(wav))
+        h = self.ctc_conv(F.gelu(self.ctc_in(q)).transpose(1, 2)).transpose(1, 2)
+        logits = self.ctc_out(F.gelu(h))                       # (B, T, 2 * V)
+        return logits.reshape(logits.shape[0], -1, CTC_VOCAB), codes
+
+
+def text_to_ids(text: str) -> list[int]:
+    return [CHARS.index(c) + 1 for c in text.lower() if c in CHARS]

@@ -1,0 +1,98 @@
+"""Training loops of the two tokenizers (acoustic codec, content encoder); resumable, seeded."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import CodecConfig, ContentConfig
+from .tokenizers import FRAME_SAMPLES, ContentEncoder, MelFrontEnd, WorldCodec, text_to_ids
+
+CROP_FRAMES = 64
+
+
+def _resume(model, opt, ckpt_path: Path) -> int:
+    state = load_checkpoint(ckpt_path)
+    if state is None:
+        return 0
+    model.load_state_dict(state["model"])
+    if "opt" in state:
+        opt.load_state_dict(state["opt"])
+    return int(state.get("step", 0))
+
+
+def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, ckpt_every: int = 500) -> WorldCodec:
+    torch.manual_seed(cfg.seed)
+    codec = WorldCodec(cfg)
+    allf = np.concatenate(features)
+    codec.feat_mean.copy_(torch.from_numpy(allf.mean(0)))
+    codec.feat_std.copy_(torch.from_numpy(allf.std(0) + 1e-3))
+    opt = torch.optim.AdamW(codec.parameters(), lr=cfg.lr)
+    step = _resume(codec, opt, ckpt_path)
+    rng = np.random.default_rng(cfg.seed)
+    rng_state = np.random.default_rng([cfg.seed, step])
+    sched = lambda s: cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps))
+    codec.train()
+    for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
+        rng = np.random.default_rng([cfg.seed, s])
+        batch = []
+        for i in rng.integers(0, len(features), cfg.batch):
+            f = features[i]
+            start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
+            crop = f[start:start + CROP_FRAMES]
+            batch.append(np.pad(crop, ((0, CROP_FRAMES - len(crop)), (0, 0)), mode="edge"))
+        for g in opt.param_groups:
+            g["lr"] = sched(s)
+        loss = codec.loss(torch.from_numpy(np.stack(batch)))
+        opt.zero_grad(); loss.backward(); opt.step()
+        if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
+            save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
+                                        "config": asdict(cfg), "loss": float(loss)})
+    del rng_state
+    return codec.eval()
+
+
+def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: ContentConfig, ckpt_path: Path,
+                          ckpt_every: int = 500) -> ContentEncoder:
+    """CTC on characters; 2 CTC slots per token frame."""
+    torch.manual_seed(cfg.seed)
+    enc = ContentEncoder(cfg)
+    with torch.no_grad():
+        mels = [enc.front(torch.from_numpy(w)[None])[0] for w in wavs[:200]]
+        allm = torch.cat(mels)
+        enc.feat_mean.copy_(allm.mean(0)); enc.feat_std.copy_(allm.std(0) + 1e-3)
+    opt = torch.optim.AdamW(enc.parameters(), lr=cfg.lr)
+    step = _resume(enc, opt, ckpt_path)
+    labels = [torch.tensor(text_to_ids(t)) for t in texts]
+    enc.train()
+    history = []
+    for s in tqdm(range(step, cfg.steps), desc="content encoder", initial=step, total=cfg.steps):
+        rng = np.random.default_rng([cfg.seed, s])
+        idx = rng.integers(0, len(wavs), cfg.batch)
+        longest = max(len(wavs[i]) for i in idx) // FRAME_SAMPLES * FRAME_SAMPLES
+        x = torch.zeros(len(idx), longest)
+        in_len = []
+        for j, i in enumerate(idx):
+            n = min(len(wavs[i]), longest) // FRAME_SAMPLES * FRAME_SAMPLES
+            x[j, :n] = torch.from_numpy(wavs[i][:n])
+            in_len.append(2 * (n // FRAME_SAMPLES))
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps))
+        logits, _ = enc.ctc_logits(x)
+        targets = torch.cat([labels[i] for i in idx])
+        tgt_len = torch.tensor([len(labels[i]) for i in idx])
+        loss = F.ctc_loss(logits.log_softmax(-1).transpose(0, 1), targets, torch.tensor(in_len), tgt_len,
+                          zero_infinity=True)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
+        opt.step()
+        history.append(float(loss))
+        if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
+            save_checkpoint(ckpt_path, {"model": enc.state_dict(), "opt": opt.state_dict(), "step": s + 1,
+                                        "config": asdict(cfg), "loss": float(np.mean(history[-50:]))})
+    return enc.eval()
