@@ -32,7 +32,7 @@ from .audio import SAMPLE_RATE, is_valid_wav, save_wav
 from .config import EMOTIONS, DataConfig, preset
 from .kaldi import Utterance, write_data_dir
 from .sentences import CREMA_SENTENCES, grammar_sentences
-from .utils import atomic_write_json, stable_int
+from .utils import atomic_write_json, atomic_write_text, config_hash, stable_int
 
 # emotion deviation vectors: [log2 F0 shift, F0 range scale, tempo, gain dB, tilt dB/oct, breathiness]
 EMOTION_VECTORS = {
@@ -94,9 +94,8 @@ def _make_speakers(cfg: DataConfig, voices: list[str], counts: dict[str, int]) -
     for role, n in counts.items():
         for k in range(n):
             voice = voices[index % len(voices)]
-            gender = "f" if (index // len(voices)) % 2 == 0 else "m"
-            if tts.BASE_VOICES[voice][2] == "f" and index % 3 == 0:
-                gender = "f"
+            # alternate gender inside every role (IEMOCAP-like folds get one female + one male speaker)
+            gender = "f" if k % 2 == 0 else "m"
             base_gender = tts.BASE_VOICES[voice][2]
             index += 1
             for _attempt in range(60):
@@ -259,23 +258,6 @@ def role_counts(cfg: DataConfig) -> dict[str, int]:
     }
 
 
-def _libri_speakers(speakers: list[SpeakerRecipe], n_per_gender: int) -> None:
-    """Force an exact gender balance in the ASV eval role (trials are per gender)."""
-    libri = [s for s in speakers if s.role == "libri"]
-    for i, s in enumerate(libri):
-        want = "f" if i < n_per_gender else "m"
-        if s.gender != want:
-            base_gender = tts.BASE_VOICES[s.base_voice][2]
-            factor_f0, factor_warp = (1.7, 1.16) if want == "f" else (1 / 1.7, 1 / 1.16)
-            if base_gender == want:   # undo a cross-gender transform
-                factor_f0, factor_warp = (s.f0_scale ** -1 if s.f0_scale > 1.3 or s.f0_scale < 0.75 else 1.0), 1.0
-            s.f0_scale = round(s.f0_scale * factor_f0, 4)
-            s.warp_low = round(s.warp_low * factor_warp, 4)
-            s.warp_high = round(s.warp_high * factor_warp, 4)
-            s.gender = want
-            s.speaker = s.speaker[:-1] + want
-
-
 def generate(scale: str = "mini", cfg: DataConfig | None = None, out_dir: Path | None = None,
              workers: int | None = None) -> Path:
     """Build (or complete) MiniVPC for a scale; returns the data root."""
@@ -283,11 +265,15 @@ def generate(scale: str = "mini", cfg: DataConfig | None = None, out_dir: Path |
     root = out_dir or paths.data_dir(scale)
     root.mkdir(parents=True, exist_ok=True)
     start = time.time()
+    stamp = root / "config_hash.txt"
+    if stamp.exists() and stamp.read_text().strip() != config_hash(cfg):
+        raise RuntimeError(f"{root} was generated with another DataConfig ({stamp.read_text().strip()} != "
+                           f"{config_hash(cfg)}); delete it (rm -r {root}) to regenerate")
+    atomic_write_text(stamp, config_hash(cfg) + "\n")
     voices = tts.available_voices(cfg.base_voices)
     if len(voices) < 2:
         raise RuntimeError(f"need at least 2 offline TTS voices, found {voices}; install flite (apt-get install flite)")
     speakers = _make_speakers(cfg, voices, role_counts(cfg))
-    _libri_speakers(speakers, cfg.libri_speakers_per_gender)
     recipes = {s.speaker: s for s in speakers}
     jobs, meta = _plan(cfg, speakers, root)
     groups: dict[tuple[str, str], list[UttJob]] = defaultdict(list)

@@ -241,8 +241,11 @@ class CodecLM(nn.Module):
 
     # -- sampling ------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def sample_frame(self, h: Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> Tensor:
-        """Fast AR with its own KV cache over the 8 codebooks: (B, d) -> (B, 8) codes."""
+    def sample_frame(self, h: Tensor, temperature: float, top_p: float, generators: list[torch.Generator]) -> Tensor:
+        """Fast AR with its own KV cache over the 8 codebooks: (B, d) -> (B, 8) codes.
+
+        Each sample draws its uniforms from its own generator, so a sample's tokens do not depend on
+        what else is in the batch (offline batched generation == streaming batch-1 generation)."""
         bsz = h.shape[0]
         base = self.fast_in(h)
         codes = []
@@ -250,7 +253,8 @@ class CodecLM(nn.Module):
             x = base + self.fast_pos[0]
             for k in range(self.cfg.n_codebooks):
                 y = self.fast(x[:, None, :])[:, 0]
-                code = sample_top_p(self.fast_heads[k](y), temperature, top_p, generator)
+                uniforms = torch.stack([torch.rand((), generator=g) for g in generators])
+                code = sample_top_p(self.fast_heads[k](y), temperature, top_p, uniforms)
                 codes.append(code)
                 if k + 1 < self.cfg.n_codebooks:
                     x = base + self.fast_code_emb[k](code) + self.fast_pos[k + 1]
@@ -260,15 +264,17 @@ class CodecLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def sample_top_p(logits: Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> Tensor:
+def sample_top_p(logits: Tensor, temperature: float, top_p: float, uniforms: Tensor) -> Tensor:
+    """Temperature + nucleus sampling by inverse CDF with caller-supplied uniforms (B,)."""
     if temperature <= 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
     keep = sorted_probs.cumsum(-1) - sorted_probs < top_p
     sorted_probs = sorted_probs * keep
-    sorted_probs = sorted_probs / sorted_probs.sum(-1, keepdim=True)
-    choice = torch.multinomial(sorted_probs, 1, generator=generator)
+    cdf = sorted_probs.cumsum(-1)
+    threshold = uniforms[:, None] * cdf[:, -1:]
+    choice = (cdf < threshold).sum(-1, keepdim=True).clamp(max=probs.shape[-1] - 1)
     return order.gather(-1, choice)[:, 0]
 
 

@@ -178,7 +178,7 @@ def run_training(model: CodecLM, data, steps: int, batch_size: int, lr: float, s
         torch.manual_seed(seed * 100003 + s * world + rank)
         batch, teacher = data.batch(rng, batch_size)
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * s / steps)))
+            g["lr"] = float(lr * min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * s / steps))))
         out = wrapped(batch)
         loss = out["loss"]
         entry = {"step": s + 1, "loss": float(out["loss"]), "acoustic": float(out["acoustic_loss"]),

@@ -47,7 +47,7 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
             crop = f[start:start + CROP_FRAMES]
             batch.append(np.pad(crop, ((0, CROP_FRAMES - len(crop)), (0, 0)), mode="edge"))
         for g in opt.param_groups:
-            g["lr"] = sched(s)
+            g["lr"] = float(sched(s))
         loss = codec.loss(torch.from_numpy(np.stack(batch)))
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
@@ -82,7 +82,7 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
             x[j, :n] = torch.from_numpy(wavs[i][:n])
             in_len.append(2 * (n // FRAME_SAMPLES))
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps))
+            g["lr"] = float(cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps)))
         logits, _ = enc.ctc_logits(x)
         targets = torch.cat([labels[i] for i in idx])
         tgt_len = torch.tensor([len(labels[i]) for i in idx])
@@ -91,7 +91,7 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
         opt.step()
-        history.append(float(loss))
+        history.append(loss.item())
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": enc.state_dict(), "opt": opt.state_dict(), "step": s + 1,
                                         "config": asdict(cfg), "loss": float(np.mean(history[-50:]))})

@@ -1,0 +1,246 @@
+"""Inference: offline (batched) and streaming anonymization with a prompt strategy.
+
+The prompt is the target speaker's content tokens + acoustic codes, used as a continuation prefix
+(with [SEP_L]/[SEP_A] after it when the model was finetuned with them). The speaker prefix is
+g = a * mean(g_target) + (1 - a) * z with z a pseudo-speaker drawn from a Gaussian fitted to the
+pretraining speakers (a = 0.9). Sampling: temperature 0.7, top-p 0.7.
+
+Streaming (``StreamingAnonymizer``): 48 ms chunks; the content encoder runs on a sliding window with a
+KV cache; each new content token drives one Slow AR content step, one Fast AR frame and one acoustic
+step; the acoustic stream lags by d frames. ``tests/test_streaming.py`` checks that streaming yields
+the same acoustic tokens as offline generation for the same seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .config import InferenceConfig
+from .kaldi import Utterance
+from .model import ACOUSTIC_BOS, CONTENT_PAD, CodecLM, combine_streams
+from .pairs import prompt_for
+from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec
+from .utils import stable_int
+
+
+@dataclass
+class Prompt:
+    content: Tensor       # (Lp,)
+    acoustic: Tensor      # (Lp, 8)
+    speaker: Tensor       # (D,) mean target embedding
+
+
+@dataclass
+class AnonymizerParts:
+    lm: CodecLM
+    codec: WorldCodec
+    content_encoder: ContentEncoder
+    use_sep: bool
+    pseudo_mean: Tensor
+    pseudo_std: Tensor
+
+
+def make_prompt(tokens: dict[str, dict[str, Tensor]], utts: list[Utterance]) -> Prompt:
+    return Prompt(torch.cat([tokens[u.utt_id]["content"].long() for u in utts]),
+                  torch.cat([tokens[u.utt_id]["acoustic"].long() for u in utts]),
+                  torch.stack([tokens[u.utt_id]["speaker"] for u in utts]).mean(0))
+
+
+def anonymized_speaker(parts: AnonymizerParts, prompt: Prompt, alpha: float, seed: int) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    z = parts.pseudo_mean + parts.pseudo_std * torch.randn(parts.pseudo_mean.shape, generator=gen)
+    return alpha * prompt.speaker + (1 - alpha) * z
+
+
+def _prefix_inputs(lm: CodecLM, content: Tensor, acoustic: Tensor, upto: int, delay: int):
+    """Slot inputs C_0 A_0 ... C_{upto-1} A_{upto-1} (all known): content ids, acoustic codes, is_acoustic."""
+    cfg = lm.cfg
+    t = torch.arange(upto)
+    length = len(content)
+    c_in = torch.where(t < length, content[t.clamp(max=length - 1)], torch.tensor(cfg.content_vocab + CONTENT_PAD))
+    bos = torch.full((cfg.n_codebooks,), cfg.codebook_size + ACOUSTIC_BOS)
+    a_idx = t - delay
+    a_in = torch.where((a_idx >= 0)[:, None], acoustic[a_idx.clamp(min=0)], bos)
+    n = 2 * upto
+    cont = torch.zeros(n, dtype=torch.long); cont[0::2] = c_in
+    acou = torch.zeros(n, cfg.n_codebooks, dtype=torch.long); acou[1::2] = a_in
+    is_ac = torch.zeros(n, dtype=torch.bool); is_ac[1::2] = True
+    return cont, acou, is_ac
+
+
+@torch.no_grad()
+def generate(lm: CodecLM, prompts: list[Prompt], sources: list[Tensor], speakers: Tensor, cfg: InferenceConfig,
+             use_sep: bool, seeds: list[int]) -> list[Tensor]:
+    """Offline batched generation: left-padded prefix, then one frame per step for every sample.
+
+    Sample i's sampling uses its own torch.Generator(seed_i), so results do not depend on batching.
+    """
+    d = cfg.delay
+    bsz = len(sources)
+    streams = [combine_streams(lm.cfg, p.content, p.acoustic, s.long(), None, use_sep) for p, s in zip(prompts, sources)]
+    prefixes = [_prefix_inputs(lm, c, a, start + d, d) for c, a, start in streams]
+    longest = max(len(p[0]) for p in prefixes)
+    cont = torch.zeros(bsz, longest, dtype=torch.long)
+    acou = torch.zeros(bsz, longest, lm.cfg.n_codebooks, dtype=torch.long)
+    is_ac = torch.zeros(bsz, longest, dtype=torch.bool)
+    mask = torch.zeros(bsz, longest, dtype=torch.bool)
+    for i, (c, a, s) in enumerate(prefixes):
+        n = len(c)
+        cont[i, longest - n:], acou[i, longest - n:], is_ac[i, longest - n:], mask[i, longest - n:] = c, a, s, True
+    x = torch.cat([lm.embed_prefix(speakers), lm.embed_slots(cont, acou, is_ac)], dim=1)
+    key_mask = torch.cat([torch.ones(bsz, 1, dtype=torch.bool), mask], dim=1)
+    positions = (key_mask.long().cumsum(1) - 1).clamp(min=0)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    n_steps = max(len(s) for s in sources)
+    outputs = torch.zeros(bsz, n_steps, lm.cfg.n_codebooks, dtype=torch.long)
+    pad_c = lm.cfg.content_vocab + CONTENT_PAD
+    with lm.slow.streaming(bsz):
+        lm.slow(x, positions, key_mask)
+        pos = positions[:, -1] + 1
+        for j in range(n_steps):
+            c_ids = torch.tensor([int(streams[i][0][streams[i][2] + d + j]) if streams[i][2] + d + j < len(streams[i][0])
+                                  else pad_c for i in range(bsz)])
+            h = _step(lm, c_ids, None, pos)
+            frame = lm.sample_frame(h, cfg.temperature, cfg.top_p, gens)
+            outputs[:, j] = frame
+            _step(lm, None, frame, pos + 1)
+            pos = pos + 2
+    return [outputs[i, : len(s)] for i, s in enumerate(sources)]
+
+
+def _step(lm: CodecLM, content: Tensor | None, frame: Tensor | None, pos: Tensor) -> Tensor:
+    bsz = pos.shape[0]
+    is_ac = torch.full((bsz, 1), frame is not None)
+    c = content[:, None] if content is not None else torch.zeros(bsz, 1, dtype=torch.long)
+    a = frame[:, None] if frame is not None else torch.zeros(bsz, 1, lm.cfg.n_codebooks, dtype=torch.long)
+    x = lm.embed_slots(c, a, is_ac)
+    return lm.slow(x, pos[:, None], torch.ones(bsz, 1, dtype=torch.bool))[:, 0]
+
+
+class StreamingAnonymizer:
+    """Chunk-in, chunk-out anonymizer for one utterance at a time (batch 1).
+
+        sa = StreamingAnonymizer(parts, prompt, speaker, cfg, seed)
+        with sa.streaming():
+            for chunk in chunks:                 # any size; 768 samples = one frame
+                for frame_codes in sa.push(chunk): ...
+            tail = sa.flush()
+    """
+
+    def __init__(self, parts: AnonymizerParts, prompt: Prompt, speaker: Tensor, cfg: InferenceConfig, seed: int):
+        self.parts, self.prompt, self.speaker, self.cfg, self.seed = parts, prompt, speaker, cfg, seed
+        self._ctx = None
+
+    def streaming(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def ctx():
+            lm, enc = self.parts.lm, self.parts.content_encoder
+            with torch.no_grad(), lm.slow.streaming(1), enc.streaming(1):
+                self._start()
+                yield self
+        return ctx()
+
+    def _start(self) -> None:
+        lm, d = self.parts.lm, self.cfg.delay
+        empty = torch.zeros(0, dtype=torch.long)
+        content, acoustic, start = combine_streams(lm.cfg, self.prompt.content, self.prompt.acoustic, empty, None,
+                                                   self.parts.use_sep)
+        self.known_content, self.known_acoustic, self.source_start = content, acoustic, start
+        cont, acou, is_ac = _prefix_inputs(lm, content, acoustic, start, d) if start > 0 else (
+            torch.zeros(0, dtype=torch.long), torch.zeros(0, lm.cfg.n_codebooks, dtype=torch.long),
+            torch.zeros(0, dtype=torch.bool))
+        x = torch.cat([lm.embed_prefix(self.speaker[None]), lm.embed_slots(cont[None], acou[None], is_ac[None])], 1)
+        lm.slow(x, torch.arange(x.shape[1])[None], torch.ones(1, x.shape[1], dtype=torch.bool))
+        self.t = start
+        self.pos = x.shape[1]
+        self.gen = torch.Generator().manual_seed(self.seed)
+
+    def _advance(self, content_id: int) -> Tensor | None:
+        lm, d = self.parts.lm, self.cfg.delay
+        pos = torch.tensor([self.pos])
+        h = _step(lm, torch.tensor([content_id]), None, pos)
+        a_idx = self.t - d
+        out = None
+        if a_idx < 0:
+            frame = torch.full((1, lm.cfg.n_codebooks), lm.cfg.codebook_size + ACOUSTIC_BOS)
+        elif a_idx < self.source_start:
+            frame = self.known_acoustic[a_idx][None]
+        else:
+            frame = lm.sample_frame(h, self.cfg.temperature, self.cfg.top_p, [self.gen])
+            out = frame[0]
+        _step(lm, None, frame, pos + 1)
+        self.pos += 2
+        self.t += 1
+        return out
+
+    def push(self, chunk: Tensor) -> list[Tensor]:
+        """Feed raw 16 kHz samples; returns the acoustic frames completed by them."""
+        tokens = self.parts.content_encoder.encode(chunk.reshape(1, -1))[0]
+        self.n_source = getattr(self, "n_source", 0) + len(tokens)
+        return [f for f in (self._advance(int(tok)) for tok in tokens) if f is not None]
+
+    def flush(self) -> list[Tensor]:
+        """End of input: d more steps with PAD content emit the last d frames."""
+        pad = self.parts.lm.cfg.content_vocab + CONTENT_PAD
+        out = []
+        while self.t - self.cfg.delay < self.source_start + getattr(self, "n_source", 0):
+            f = self._advance(pad)
+            if f is not None:
+                out.append(f)
+        return out
+
+
+def load_parts(ws, lm_path: Path, use_sep: bool) -> AnonymizerParts:
+    from .train import load_lm
+
+    means = torch.stack(list(ws.speaker_means("train_pretrain").values()))
+    return AnonymizerParts(load_lm(ws, lm_path), ws.codec(), ws.content_encoder(), use_sep,
+                           means.mean(0), means.std(0))
+
+
+def prompt_pools(ws) -> dict:
+    return {"vctk": ws.data("vctk_pool"), "pretrain": ws.data("train_pretrain"), "crema": ws.data("train_crema")}
+
+
+def prompt_tokens(ws) -> dict[str, dict[str, Tensor]]:
+    tokens: dict[str, dict[str, Tensor]] = {}
+    for name in ("vctk_pool", "train_pretrain", "train_crema"):
+        tokens.update(ws.tokens(name))
+    return tokens
+
+
+def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, out_dir: Path, seed: int,
+                  batch_size: int = 16, desc: str = "") -> Path:
+    """Anonymize every utterance of data dir ``name`` into ``out_dir`` (wavs + a Kaldi dir); resumable."""
+    from tqdm import tqdm
+
+    from .audio import save_wav, is_valid_wav
+    from .kaldi import write_data_dir
+
+    data = ws.data(name)
+    src_tokens = ws.tokens(name)
+    pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
+    wav_dir = out_dir / "wav"
+    utts = sorted(data.utts.values(), key=lambda u: u.utt_id)
+    todo = [u for u in utts if not is_valid_wav(wav_dir / f"{u.utt_id}.wav")]
+    for b in tqdm(range(0, len(todo), batch_size), desc=desc or f"anonymize {name}", unit="batch"):
+        chunk = todo[b:b + batch_size]
+        prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed)) for u in chunk]
+        speakers = torch.stack([anonymized_speaker(parts, p, cfg.anon_alpha, stable_int(seed, "pseudo", u.speaker))
+                                for p, u in zip(prompts, chunk)])
+        codes = generate(parts.lm, prompts, [src_tokens[u.utt_id]["content"] for u in chunk], speakers, cfg,
+                         parts.use_sep, [stable_int(seed, u.utt_id) for u in chunk])
+        for u, c in zip(chunk, codes):
+            wav = parts.codec.decode_to_wav(c)
+            peak = np.abs(wav).max() + 1e-9
+            save_wav(wav_dir / f"{u.utt_id}.wav", wav * min(1.0, 0.95 / peak))
+    out_utts = [Utterance(u.utt_id, u.speaker, wav_dir / f"{u.utt_id}.wav", u.text, u.emotion, u.gender, u.duration)
+                for u in utts]
+    write_data_dir(out_dir, out_utts, out_dir, data.spk2gender, data.spk2fold or None, data.trials or None)
+    return out_dir

@@ -1,0 +1,101 @@
+"""Table rows as systems: one YAML override per row (configs/table1, configs/table2, configs/prompts).
+
+A system = FinetuneConfig overrides (which model) + InferenceConfig overrides (which prompt strategy).
+Results are cached under cache/<scale>/systems/<hash>/ by a hash of everything they depend on, so rows
+that are the same system (Table 1 "frame-distill" and Table 2 "Exp7") are computed once.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+from .config import FinetuneConfig, InferenceConfig, apply_overrides, load_override
+from .utils import config_hash
+
+TABLES = ("table1", "table2", "prompts")
+
+
+@dataclass
+class SystemSpec:
+    key: str                 # e.g. "table2/7_exp7_aco"
+    label: str
+    description: str
+    finetune: FinetuneConfig
+    inference: InferenceConfig
+    paper: dict = field(default_factory=dict)
+
+
+def list_systems(table: str) -> list[str]:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; choose from {TABLES}")
+    return [f"{table}/{p.stem}" for p in sorted((paths.CONFIGS_DIR / table).glob("*.yaml"))]
+
+
+def load_system(ws, key: str, seed: int = 0) -> SystemSpec:
+    path = paths.CONFIGS_DIR / f"{key}.yaml"
+    if not path.exists():
+        aliases = {"frame-distill": "table1/3_frame-distill", "pool-distill": "table1/2_pool-distill",
+                   "vctk-1fix": "table1/0_vctk-1fix", "baseline": "table2/0_baseline",
+                   "crema-emo-4rnd": "table1/1_crema-emo-4rnd"}
+        if key in aliases:
+            return load_system(ws, aliases[key], seed)
+        raise FileNotFoundError(f"{path}: no such system config; known: "
+                                + ", ".join(k for t in TABLES for k in list_systems(t)))
+    over = load_override(path)
+    unknown = set(over) - {"label", "description", "finetune", "inference", "paper"}
+    if unknown:
+        raise KeyError(f"{path}: unknown keys {sorted(unknown)}")
+    ft = apply_overrides(ws.cfg.finetune, {**over.get("finetune", {}), "seed": seed})
+    inf = apply_overrides(ws.cfg.inference, over.get("inference", {}))
+    return SystemSpec(key, over.get("label", key), over.get("description", ""), ft, inf, over.get("paper", {}))
+
+
+def system_hash(ws, spec: SystemSpec) -> str:
+    from .train import pretrain_path
+
+    ft = spec.finetune if spec.finetune.pairing != "none" else apply_overrides(
+        spec.finetune, {"seed": spec.finetune.seed, "use_sep": False, "distill": "none"})
+    return config_hash(ft, spec.inference, ws.cfg.teacher, pretrain_path(ws).stem, ws.cfg.eval)
+
+
+def system_dir(ws, spec: SystemSpec) -> Path:
+    return ws.cache / "systems" / system_hash(ws, spec)
+
+
+def system_parts(ws, key: str, seed: int):
+    from .anonymize import load_parts
+    from .train import finetune
+
+    spec = load_system(ws, key, seed)
+    lm_path = finetune(ws, spec.finetune)
+    return load_parts(ws, lm_path, spec.finetune.use_sep), spec.inference
+
+
+def run_system(ws, key: str, seed: int, eer_s: bool = True, keep_audio: bool = True) -> dict:
+    """Finetune (cached), anonymize the eval sets (and train_asv for EER-S), evaluate; cached."""
+    import json
+
+    from .anonymize import anonymize_dir
+    from .eval import EVAL_DIRS, Evaluator
+
+    spec = load_system(ws, key, seed)
+    out = system_dir(ws, spec)
+    results_path = out / ("results.json" if eer_s else "results_no_eer_s.json")
+    if results_path.exists():
+        result = json.loads(results_path.read_text())
+    else:
+        parts, inf = system_parts(ws, key, seed)
+        for name in EVAL_DIRS + (("train_asv",) if eer_s else ()):
+            anonymize_dir(ws, parts, inf, name, out / "anon" / name, seed, desc=f"{spec.label} s{seed}: {name}")
+        ev = Evaluator(ws)
+        result = ev.evaluate(out / "anon", spec.label, out / "eval", out / "anon" / "train_asv" if eer_s else None,
+                             seed=seed)
+        from .utils import atomic_write_json
+        atomic_write_json(results_path, result)
+        if not keep_audio:
+            shutil.rmtree(out / "anon" / "train_asv", ignore_errors=True)
+    result = dict(result)
+    result.update({"key": key, "label": spec.label, "seed": seed, "system_dir": str(out)})
+    return result
