@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · The baseline anonymizer (StreamVoiceAnon)
+# Tokenizer quality, pretraining curves, prompt strategies and latency vs lookahead.
+# Training runs outside the notebook (`python -m paperlib.pipeline`); this reads its cached outputs.
+
+# %% tags=["parameters"]
+scale = "mini"
+seed = 0
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from paperlib import paths
+from paperlib.figures import load_json, load_table, save_figure, setup_style
+
+setup_style()
+figs = paths.figures_dir(scale)
+
+# %% [markdown]
+# ## Tokenizers
+# Codec resynthesis should stay intelligible and keep the speaker (low EER); content tokens should carry
+# little speaker identity and only part of the emotion.
+
+# %%
+report = load_json(scale, "tokenizer_report.json")
+codec = pd.DataFrame(report["codec"]).drop(columns=["bitrate_bps"], errors="ignore").T
+print(f"codec bitrate: {report['codec']['bitrate_bps']:.0f} bit/s")
+codec
+
+# %%
+probes = pd.Series(report["content_probes"]).to_frame("accuracy %")
+probes
+
+# %% [markdown]
+# ## Pretraining curves
+
+# %%
+curves = load_json(scale, "training_curves.json")
+pre = pd.DataFrame(curves["pretrain"])
+fig, ax = plt.subplots(figsize=(6, 3))
+for col in ("acoustic", "semantic"):
+    ax.plot(pre["step"], pre[col], label=f"{col} CE")
+ax.set_xlabel("step"); ax.set_ylabel("cross-entropy"); ax.legend(); ax.set_title("Codec LM pretraining")
+save_figure(fig, "fig_pretrain_curves", scale)
+
+# %% [markdown]
+# ## Prompt strategies (baseline, no finetuning)
+
+# %%
+prompts = load_table(scale, "table_prompts.csv")
+prompts[["system", "WER", "UAR", "EER-L", "EER-S", "paper_WER", "paper_UAR", "paper_EER-L", "paper_EER-S"]]
+
+# %% [markdown]
+# ## Latency and real-time factor vs lookahead d (1 CPU thread, `make bench`)
+
+# %%
+bench_path = paths.benchmarks_dir(scale) / "latency.json"
+if bench_path.exists():
+    import json
+    bench = pd.DataFrame(json.loads(bench_path.read_text())["delays"])
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3))
+    ax[0].plot(bench["delay"], bench["first_packet_ms"], "o-", label="ours (measured)")
+    ax[0].plot([0, 1, 2, 8], [90, 130, 180, 440], "s--", label="paper")
+    ax[0].set_xlabel("lookahead d (frames)"); ax[0].set_ylabel("first-packet latency (ms)"); ax[0].legend()
+    ax[1].plot(bench["delay"], bench["rtf"], "o-"); ax[1].set_xlabel("lookahead d"); ax[1].set_ylabel("RTF")
+    save_figure(fig, "fig_latency_vs_delay", scale)
+    display(bench)
+else:
+    print(f"{bench_path} not found: run `make bench SCALE={scale}`")

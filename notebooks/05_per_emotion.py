@@ -1,0 +1,87 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Per-emotion analysis
+# Per-emotion recall, confusion matrices, and what happens to sad utterances.
+
+# %% tags=["parameters"]
+scale = "mini"
+seed = 0
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from paperlib import paths
+from paperlib.analysis import prosody_table
+from paperlib.figures import EMOTION_COLUMNS, load_json, load_table, save_figure, setup_style
+from paperlib.stages import Workspace
+from paperlib.systems import load_system, system_dir
+from paperlib.utils import atomic_write_text
+
+setup_style()
+ws = Workspace(scale)
+figs = paths.figures_dir(scale)
+t2 = load_table(scale, "table2_ablation.csv")
+
+# %% [markdown]
+# ## Per-emotion recall (Table 2 rows)
+
+# %%
+long = t2.melt(id_vars="system", value_vars=list(EMOTION_COLUMNS), var_name="emotion", value_name="recall")
+orig = load_json(scale, "original.json")
+long = pd.concat([pd.DataFrame({"system": "Original", "emotion": list(EMOTION_COLUMNS),
+                                "recall": [orig[e]["value"] for e in EMOTION_COLUMNS]}), long])
+atomic_write_text(figs / "per_emotion_recall.csv", long.to_csv(index=False))
+fig, ax = plt.subplots(figsize=(11, 3.5))
+sns.barplot(data=long, x="system", y="recall", hue="emotion", ax=ax)
+ax.axhline(25, ls=":", color="gray"); ax.set_ylabel("recall (%)"); ax.tick_params(axis="x", rotation=30)
+save_figure(fig, "fig_per_emotion_recall", scale)
+
+# %% [markdown]
+# ## Confusion matrices (seed 0): Original, Baseline, Exp7
+
+# %%
+keys = [("Original", None), ("Baseline", "table2/0_baseline"), ("Exp7", "table2/7_exp7_aco")]
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+for ax, (label, key) in zip(axes, keys):
+    res = orig if key is None else json.loads((system_dir(ws, load_system(ws, key, seed)) / "eval" / "results.json").read_text())
+    cm = np.array(res["confusion"]["matrix"], dtype=float)
+    cm = 100 * cm / cm.sum(1, keepdims=True).clip(min=1)
+    sns.heatmap(cm, annot=True, fmt=".0f", cmap="Blues", xticklabels=res["confusion"]["labels"],
+                yticklabels=res["confusion"]["labels"], ax=ax, cbar=False, vmin=0, vmax=100)
+    ax.set_title(label); ax.set_xlabel("predicted"); ax.set_ylabel("true")
+save_figure(fig, "fig_confusion_matrices", scale)
+
+# %% [markdown]
+# ## Sad utterances: does the anonymized speech keep low pitch, narrow range and low energy?
+
+# %%
+iem = ws.data("IEMOCAP_test")
+sad = sorted(u for u, x in iem.utts.items() if x.emotion in ("sad", "neu"))
+items = [("Original", u, iem.utts[u].path) for u in sad]
+for label, key in keys[1:]:
+    d = system_dir(ws, load_system(ws, key, seed)) / "anon" / "IEMOCAP_test" / "wav"
+    items += [(label, u, d / f"{u}.wav") for u in sad]
+pros = prosody_table(items, ws.cache / "analysis" / f"prosody_sad_neu_seed{seed}.csv")
+pros["emotion"] = [iem.utts[u].emotion for u in pros["utt"]]
+summary = pros.groupby(["system", "emotion"])[["f0_median", "f0_range_st", "rms_db"]].mean().round(2)
+atomic_write_text(figs / "sad_prosody.csv", summary.to_csv())
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+for ax, col in zip(axes, ["f0_range_st", "rms_db"]):
+    sns.barplot(data=pros, x="system", y=col, hue="emotion", ax=ax, order=["Original", "Baseline", "Exp7"])
+save_figure(fig, "fig_sad_prosody", scale)
+summary

@@ -1,0 +1,132 @@
+"""Every stage of the paper for one scale, cached by config hash (what `make pipeline` runs).
+
+    python -m paperlib.pipeline --scale mini              # data must exist (make data)
+    python -m paperlib.pipeline --scale mini --seeds 0    # fewer seeds
+    python -m paperlib.pipeline --scale mini --only table2
+
+Writes to figures/ (mini) or figures/<scale>/: table2_ablation.{csv,md,tex}, table1_methods.{csv,md,tex},
+table_prompts.{csv,md,tex}, results_per_seed.csv, original.json, tokenizer_report.json,
+training_curves.json, and the audio demo page figures/demo/index.html.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import paths
+from .utils import atomic_write_json, atomic_write_text
+
+
+def original_results(ws) -> dict:
+    from .eval import Evaluator
+
+    out = ws.cache / "systems" / "original"
+    path = out / "results.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = Evaluator(ws).evaluate(None, "Original", out, seed=0)
+    atomic_write_json(path, result)
+    return result
+
+
+def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer_s: bool = True) -> Path:
+    from .stages import Workspace
+    from .systems import list_systems, load_system, run_system
+    from .tables import aggregate, write_table
+    from .train import pretrain
+
+    t0 = time.time()
+    ws = Workspace(scale)
+    figs = paths.ensure(paths.figures_dir(scale))
+    seeds = seeds if seeds is not None else list(ws.cfg.seeds)
+    timings = {}
+
+    def timed(name, fn):
+        start = time.time()
+        value = fn()
+        timings[name] = round(time.time() - start, 1)
+        return value
+
+    timed("tokenizers", lambda: (ws.codec(), ws.content_encoder(), ws.speaker_encoder()))
+    timed("lm_pretrain", lambda: pretrain(ws))
+    timed("teacher", ws.teacher)
+    original = timed("original_eval", lambda: original_results(ws))
+    atomic_write_json(figs / "original.json", {k: v for k, v in original.items()
+                                               if k not in ("transcripts", "ser_predictions")})
+    tables = {"table2": ("table2_ablation.csv", "Table 2: ablation on MiniVPC"),
+              "table1": ("table1_methods.csv", "Table 1: methods on MiniVPC"),
+              "prompts": ("table_prompts.csv", "Baseline prompt strategies on MiniVPC")}
+    all_results = []
+    for table, (fname, title) in tables.items():
+        if only and table != only:
+            continue
+        keys = list_systems(table)
+        results = []
+        for seed in seeds:
+            for key in keys:
+                results.append(timed(f"{key}/seed{seed}", lambda key=key, seed=seed: run_system(ws, key, seed, eer_s)))
+        specs = {k: load_system(ws, k) for k in keys}
+        df = aggregate(results, keys, {k: s.label for k, s in specs.items()}, {k: s.paper for k, s in specs.items()})
+        metrics = ("WER", "UAR", "Ang", "Hap", "Neu", "Sad", "EER-L", "EER-S", "EER-ext")
+        write_table(df, figs / fname, metrics, title)
+        all_results += results
+    if all_results:
+        from .eval import results_frame
+
+        per_seed = results_frame(all_results)
+        per_seed.insert(0, "key", [r["key"] for r in all_results])
+        atomic_write_text(figs / "results_per_seed.csv", per_seed.to_csv(index=False))
+    timed("tokenizer_report", lambda: _tokenizer_report(ws, figs))
+    timed("training_curves", lambda: _training_curves(ws, figs))
+    if not only or only == "demo":
+        from .demo import build_demo_page
+
+        timed("demo_page", lambda: build_demo_page(ws, figs / "demo"))
+    timings["total"] = round(time.time() - t0, 1)
+    atomic_write_json(figs / f"pipeline_timings.json", timings)
+    return figs
+
+
+def _tokenizer_report(ws, figs: Path) -> None:
+    from .probes import tokenizer_report
+
+    path = ws.cache / "tokenizer_report.json"
+    if not path.exists():
+        atomic_write_json(path, tokenizer_report(ws))
+    atomic_write_json(figs / "tokenizer_report.json", json.loads(path.read_text()))
+
+
+def _training_curves(ws, figs: Path) -> None:
+    from .checkpoint import load_checkpoint
+    from .systems import list_systems, load_system
+    from .train import finetune_path, pretrain_path
+
+    curves = {"pretrain": load_checkpoint(pretrain_path(ws)).get("log", [])}
+    for key in list_systems("table2"):
+        spec = load_system(ws, key, ws.cfg.seeds[0])
+        if spec.finetune.pairing == "none":
+            continue
+        state = load_checkpoint(finetune_path(ws, spec.finetune))
+        if state is not None:
+            curves[spec.label] = state.get("log", [])
+    atomic_write_json(figs / "training_curves.json", curves)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m paperlib.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
+    parser.add_argument("--seeds", type=int, nargs="*", default=None, help="default: the scale's seeds")
+    parser.add_argument("--only", choices=["table1", "table2", "prompts", "demo"], default=None)
+    parser.add_argument("--no-eer-s", action="store_true", help="skip the semi-informed attacker (faster)")
+    args = parser.parse_args(argv)
+    figs = run(args.scale, args.seeds, args.only, eer_s=not args.no_eer_s)
+    print(f"results in {figs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
