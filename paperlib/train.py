@@ -215,9 +215,9 @@ def pretrain_path(ws) -> Path:
     return ws.cache / f"lm-pretrain-{config_hash(ws.cfg.lm, ws.cfg.train, ws.tokens_key())}.pt"
 
 
-def pretrain(ws, stop_after: int | None = None) -> Path:
+def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Path:
     cfg = ws.cfg
-    path = pretrain_path(ws)
+    path = path or pretrain_path(ws)
     state = load_checkpoint(path)
     if state is not None and state["step"] >= cfg.train.steps:
         return path
@@ -286,13 +286,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
     parser.add_argument("--row", type=Path, help="YAML override of FinetuneConfig (one per table row)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, help="override train.steps (pretrain)")
+    parser.add_argument("--ckpt", type=Path, help="write the pretraining checkpoint here instead of the cache")
     args = parser.parse_args(argv)
     ws = Workspace(args.scale)
+    if args.steps:
+        ws.cfg = apply_overrides(ws.cfg, {"train": {"steps": args.steps}})
     if args.stage == "tokenizers":
         ws.codec(); ws.content_encoder(); ws.speaker_encoder()
         print(ws.codec_path(), ws.content_path(), ws.speaker_path())
     elif args.stage == "pretrain":
-        print(pretrain(ws))
+        path = pretrain(ws, path=args.ckpt)
+        if _dist_info()[0] == 0:
+            print(path)
     else:
         ft = ws.cfg.finetune
         if args.row:
