@@ -1,0 +1,101 @@
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from paperlib.checkpoint import load_checkpoint
+from paperlib.config import apply_overrides, preset
+from paperlib.model import CONTENT_SEP, CodecLM, collate, combine_streams, interleave
+from paperlib.tokenizers import FSQ
+from conftest import ROOT
+
+
+def test_fsq_codes_roundtrip():
+    fsq = FSQ((8, 5, 5, 5))
+    assert fsq.codebook_size == 1000
+    q, codes = fsq(torch.randn(64, 4) * 3)
+    assert codes.min() >= 0 and codes.max() < 1000
+    assert torch.allclose(fsq.quantized_from_codes(codes), q, atol=1e-6)
+    all_codes = torch.arange(1000)
+    assert torch.equal(fsq.codes_from_quantized(fsq.quantized_from_codes(all_codes)), all_codes)
+
+
+def test_interleave_layout_and_targets():
+    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 50, "codebook_size": 20})
+    prompt_c, prompt_a = torch.arange(3), torch.arange(24).reshape(3, 8) % 20
+    src_c, src_a = torch.arange(10, 14), (torch.arange(32).reshape(4, 8) + 5) % 20
+    content, acoustic, start = combine_streams(cfg, prompt_c, prompt_a, src_c, src_a, use_sep=True)
+    assert start == 4 and content[3] == cfg.content_vocab + CONTENT_SEP
+    d = 2
+    seq = interleave(cfg, content, acoustic, delay=d, loss_from=start)
+    assert len(seq["content"]) == 2 * (len(content) + d)
+    # C_t (even slot) predicts acoustic frame t - d, only for source frames
+    for t in range(len(content) + d):
+        tgt = seq["acoustic_target"][2 * t]
+        if start <= t - d < len(content):
+            assert torch.equal(tgt, acoustic[t - d])
+        else:
+            assert (tgt == -100).all()
+        # A_t (odd slot) holds frame t - d
+        if t - d >= 0:
+            assert torch.equal(seq["acoustic"][2 * t + 1], acoustic[t - d])
+    # semantic head at A_t predicts c_{t+1} for source frames
+    assert seq["content_target"][2 * start + 1] == content[start + 1]
+    assert seq["content_target"][2 * (start - 2) + 1] == -100
+
+
+def test_lm_overfits_one_batch():
+    torch.manual_seed(0)
+    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 30, "codebook_size": 16})
+    lm = CodecLM(cfg)
+    c = torch.randint(0, 30, (12,)); a = torch.randint(0, 16, (12, 8))
+    batch = collate([interleave(cfg, c, a, 1, 0)], torch.randn(1, cfg.speaker_dim), [0])
+    opt = torch.optim.Adam(lm.parameters(), 3e-3)
+    first = None
+    for _ in range(60):
+        loss = lm(batch)["loss"]
+        first = first or loss.item()
+        opt.zero_grad(); loss.backward(); opt.step()
+    assert float(loss) < 0.5 * first
+
+
+def test_pretraining_resume_matches_uninterrupted(smoke_ws, tmp_path):
+    from paperlib.train import pretrain
+
+    ws = smoke_ws
+    ws.cfg = apply_overrides(ws.cfg, {"train": {"steps": 8, "ckpt_every": 4}})
+    full = pretrain(ws, path=tmp_path / "full.pt")
+    pretrain(ws, path=tmp_path / "resumed.pt", stop_after=4)         # "killed" after the step-4 checkpoint
+    assert load_checkpoint(tmp_path / "resumed.pt")["step"] == 4
+    pretrain(ws, path=tmp_path / "resumed.pt")
+    a, b = load_checkpoint(full)["model"], load_checkpoint(tmp_path / "resumed.pt")["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_torchrun_ddp_two_processes(smoke_ws, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          "29533", "-m", "paperlib.train", "pretrain", "--scale", "smoke", "--steps", "3",
+                          "--ckpt", str(tmp_path / "ddp.pt")], cwd=ROOT, capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert load_checkpoint(tmp_path / "ddp.pt")["step"] == 3
+
+
+def test_export_has_baseline_parameters(smoke_ws, tmp_path):
+    """Zero inference overhead: a distillation-finetuned export has exactly the baseline's tensors."""
+    from paperlib.train import export_anonymizer, finetune, pretrain
+
+    ws = smoke_ws
+    base = export_anonymizer(pretrain(ws))
+    ft = apply_overrides(ws.cfg.finetune, {"pairing": "neu_emo", "use_sep": True, "distill": "frame_aco",
+                                           "epochs": 1})
+    tuned_path = finetune(ws, ft)
+    assert "head" in load_checkpoint(tuned_path)                     # trained with the head...
+    tuned = export_anonymizer(tuned_path)                            # ...which the export drops
+    assert {k: v.shape for k, v in base.items()} == {k: v.shape for k, v in tuned.items()}
+    assert any(not torch.equal(base[k], tuned[k]) for k in base)     # and it did change the weights
