@@ -43,7 +43,7 @@ figs = paths.ensure(paths.figures_dir(scale))
 card = json.loads((ws.data_root / "data_card.json").read_text())
 roles = pd.DataFrame(card["roles"]).T[["dir", "speakers", "female", "utterances", "hours"]]
 atomic_write_text(figs / "data_card.csv", roles.to_csv())
-atomic_write_text(figs / "data_card.md", roles.to_markdown() if hasattr(roles, "to_markdown") else roles.to_string())
+atomic_write_text(figs / "data_card.md", roles.to_markdown())
 print(f"{card['speakers_total']} speakers, {card['utterances_total']} utterances, {card['hours_total']} h, "
       f"generated in {card['generation_seconds']} s; base voices: {', '.join(card['base_voices'])}")
 roles
@@ -74,8 +74,10 @@ crema = ws.data("train_crema")
 spk = sorted(crema.by_speaker())[0]
 fig, axes = plt.subplots(1, 4, figsize=(12, 2.6), sharey=True)
 mel = torchaudio.transforms.MelSpectrogram(16000, n_fft=512, hop_length=160, n_mels=64)
+spk_utts = crema.by_speaker()[spk]
+sentence = next(u.text for u in spk_utts if u.emotion == "neu")
 for ax, emo in zip(axes, ["neu", "ang", "hap", "sad"]):
-    utt = sorted(u for u in crema.by_speaker()[spk] if u.emotion == emo)[-1]
+    utt = [u for u in spk_utts if u.emotion == emo and u.text == sentence][-1]   # highest intensity
     wav = torch.from_numpy(ws.wavs("train_crema")[utt.utt_id])
     ax.imshow(torch.log(mel(wav) + 1e-5).numpy(), origin="lower", aspect="auto", cmap="magma")
     ax.set_title(f"{emo}: {utt.utt_id}", fontsize=8)

@@ -212,7 +212,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
         cfg = apply_overrides(cfg, {
             "data": dict(base_voices=["flite_rms", "flite_slt", "flite_awb"], pretrain_speakers=6, pretrain_utts=5,
                          crema_speakers=2, crema_sentences=4, crema_intensities=[1.0], iemocap_folds=2, iemocap_speakers_per_fold=2,
-                         iemocap_utts_per_emotion=2, libri_speakers_per_gender=2, libri_enroll_utts=2,
+                         iemocap_utts_per_emotion=1, libri_speakers_per_gender=2, libri_enroll_utts=1,
                          libri_trial_utts=2, vctk_speakers=3, vctk_utts=4, asv_train_speakers=4, asv_train_utts=4,
                          ser_train_speakers=2, ser_train_utts_per_emotion=2, asr_train_speakers=1, asr_train_utts=2,
                          teacher_speakers=2, teacher_utts_per_emotion=2),

@@ -174,13 +174,16 @@ class Evaluator:
             model_dir = Path(self.cfg.asr)
             if not model_dir.exists():
                 raise FileNotFoundError(f"eval.asr: local ASR model dir {model_dir} does not exist")
-        return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
+        return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=torch.get_num_threads())
 
     def transcribe(self, wavs: list[np.ndarray]) -> list[str]:
         out = []
         for wav in tqdm(wavs, desc="ASR (whisper tiny.en)", leave=False):
+            # cap the output at ~6 tokens/s of audio: garbled input otherwise makes whisper loop to 448 tokens
+            max_tokens = int(20 + 6 * len(wav) / SAMPLE_RATE)
             segments, _ = self.asr.transcribe(wav, beam_size=1, language="en", temperature=0.0,
-                                              condition_on_previous_text=False, vad_filter=False)
+                                              condition_on_previous_text=False, vad_filter=False,
+                                              max_new_tokens=min(max_tokens, 440))
             out.append(" ".join(s.text for s in segments))
         return out
 
