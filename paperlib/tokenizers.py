@@ -11,7 +11,7 @@ option and plugs in behind the same encode/decode interface.
 Content encoder (``ContentEncoder``): 64 log-mel bands every 12 ms, 4 frames
 stacked per token frame, per-frame level removed (loudness is not content) ->
 causal transformer with a sliding attention window -> single FSQ codebook
-(512 codes) -> CTC on characters (two CTC slots per token frame, because
+(4096 codes) -> CTC on characters (two CTC slots per token frame, because
 speech has more characters per second than 48 ms frames). Trained only for
 content, with a 9-bit bottleneck, so speaker identity is mostly lost; probes
 in ``paperlib.probes`` measure how much speaker and emotion remain.
@@ -246,6 +246,9 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         self.ctc_in = nn.Linear(len(cfg.fsq_levels), cfg.hidden)
         self.ctc_conv = CausalConv(cfg.hidden, cfg.hidden, 3)
         self.ctc_out = nn.Linear(cfg.hidden, 2 * CTC_VOCAB)
+        # auxiliary CTC straight from the transformer (training only): gets the encoder past the CTC
+        # blank plateau quickly; the quantized path must then keep what it learned
+        self.ctc_aux = nn.Linear(cfg.hidden, 2 * CTC_VOCAB)
         self.register_buffer("feat_mean", torch.zeros(4 * cfg.n_mels))
         self.register_buffer("feat_std", torch.ones(4 * cfg.n_mels))
 
@@ -276,11 +279,15 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         st.history = chunk[..., -self.front.history:]
         return self._quantize(mel)[1]
 
-    def ctc_logits(self, wav: Tensor) -> tuple[Tensor, Tensor]:
-        q, codes = self._quantize(self.front(wav))
-        h = self.ctc_conv(F.gelu(self.ctc_in(q)).transpose(1, 2)).transpose(1, 2)
-        logits = self.ctc_out(F.gelu(h))                       # (B, T, 2 * V)
-        return logits.reshape(logits.shape[0], -1, CTC_VOCAB), codes
+    def ctc_logits(self, wav: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """CTC logits through the quantized tokens, auxiliary logits before quantization, and the codes."""
+        h = self.transformer(self.proj((self.front(wav) - self.feat_mean) / self.feat_std))
+        q, codes = self.fsq(self.to_code(h))
+        x = self.ctc_conv(F.gelu(self.ctc_in(q)).transpose(1, 2)).transpose(1, 2)
+        logits = self.ctc_out(F.gelu(x))                       # (B, T, 2 * V): two CTC slots per frame
+        aux = self.ctc_aux(h)
+        bsz = logits.shape[0]
+        return logits.reshape(bsz, -1, CTC_VOCAB), aux.reshape(bsz, -1, CTC_VOCAB), codes
 
 
 def text_to_ids(text: str) -> list[int]:

@@ -83,11 +83,12 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
             in_len.append(2 * (n // FRAME_SAMPLES))
         for g in opt.param_groups:
             g["lr"] = float(cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps)))
-        logits, _ = enc.ctc_logits(x)
+        logits, aux, _ = enc.ctc_logits(x)
         targets = torch.cat([labels[i] for i in idx])
         tgt_len = torch.tensor([len(labels[i]) for i in idx])
-        loss = F.ctc_loss(logits.log_softmax(-1).transpose(0, 1), targets, torch.tensor(in_len), tgt_len,
-                          zero_infinity=True)
+        ctc = lambda lg: F.ctc_loss(lg.log_softmax(-1).transpose(0, 1), targets, torch.tensor(in_len), tgt_len,
+                                    zero_infinity=True)
+        loss = ctc(logits) + cfg.aux_weight * ctc(aux)
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
         opt.step()
