@@ -1,6 +1,6 @@
 # StreamVoiceAnon+ companion. The two commands: `make paper` and `make test`.
 SCALE ?= mini
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

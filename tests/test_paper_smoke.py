@@ -2,11 +2,6 @@
 real headless browser, and the CLI on a stereo 44.1 kHz file."""
 import json
 import shutil
-import socket
-import subprocess
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -74,59 +69,16 @@ def test_notebook_twins_in_sync_and_stripped():
         assert all(not c.get("outputs") for c in twin.cells if c.cell_type == "code")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(shutil.which("chromium") is None or shutil.which("chromedriver") is None,
                     reason="needs Debian chromium + chromium-driver (make system-deps)")
-def test_demo_page_in_headless_chromium(smoke_paper, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
+def test_demo_page_in_headless_chromium(smoke_paper):
+    from paperlib.demo import check_in_browser
 
     demo = smoke_paper / "demo"
     html = (demo / "index.html").read_text()
     assert "base64" not in html and 'preload="none"' in html
-    port = _free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(demo)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    opts = webdriver.ChromeOptions()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'chrome'}"):
-        opts.add_argument(flag)
-    opts.binary_location = shutil.which("chromium")
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-    try:
-        driver.set_window_size(1600, 1000)
-        driver.get(f"http://127.0.0.1:{port}/index.html")
-        audios = driver.find_elements(By.TAG_NAME, "audio")
-        assert len(audios) >= 12 * 6
-        # every audio element loads (metadata) and decodes
-        durations = driver.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            const els = Array.from(document.querySelectorAll('audio'));
-            Promise.all(els.map(a => new Promise(res => {
-                a.addEventListener('loadedmetadata', () => res(a.duration), {once: true});
-                a.addEventListener('error', () => res(-1), {once: true});
-                a.load();
-            }))).then(done);""")
-        assert all(d > 0.1 for d in durations), durations
-        # "Play all" plays the row's methods in order
-        row = driver.find_elements(By.CSS_SELECTOR, "#samples tr[data-emotion]")[0]
-        expected = [a.get_attribute("src").split(f"{port}/")[-1] for a in row.find_elements(By.TAG_NAME, "audio")]
-        driver.execute_script("document.querySelectorAll('audio').forEach(a => a.playbackRate = 16);")
-        row.find_element(By.CSS_SELECTOR, "button.playall").click()
-        import time
-        deadline = time.time() + 60
-        while time.time() < deadline and "done" not in driver.execute_script("return window.playLog"):
-            time.sleep(0.5)
-        log = driver.execute_script("return window.playLog")
-        assert log[-1] == "done" and log[:-1] == expected
-        driver.save_screenshot(str(paths.figures_dir("smoke") / "demo_page_screenshot.png"))
-    finally:
-        driver.quit()
-        server.shutdown()
+    result = check_in_browser(demo, screenshot=smoke_paper / "demo_page_screenshot.png")
+    assert result["n_audio"] >= 12 * 6 + 3 * 9
+    assert all(d > 0.1 for d in result["durations"]), result["durations"]       # every audio loads and decodes
+    assert result["play_log"] == result["expected_order"] + ["done"]              # Play all plays in order
+    assert (smoke_paper / "demo_page_screenshot.png").stat().st_size > 10_000
