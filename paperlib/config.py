@@ -99,11 +99,12 @@ class SpeakerConfig:
 @dataclass
 class LMConfig:
     """Slow AR + Fast AR codec LM (see paperlib/model.py)."""
-    d_model: int = 256
+    d_model: int = 192
     n_layers: int = 4
     n_heads: int = 4
-    fast_layers: int = 2
-    fast_d_model: int = 256
+    fast_layers: int = 1
+    fast_d_model: int = 128
+    fast_train_fraction: float = 0.5   # Fast AR trains on a random half of the frames of a batch (compute)
     content_vocab: int = 4096             # overwritten by the content encoder's codebook size
     n_codebooks: int = 8
     codebook_size: int = 1000
@@ -117,8 +118,8 @@ class LMConfig:
 @dataclass
 class TrainConfig:
     """Self-continuation pretraining of the codec LM."""
-    steps: int = 2000
-    batch: int = 12
+    steps: int = 1500
+    batch: int = 10
     lr: float = 1e-3
     warmup: int = 100
     pair_fraction: float = 0.5      # fraction of samples that are [prompt utt + utt] of one speaker
@@ -234,7 +235,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
     elif scale == "full":
         cfg = apply_overrides(cfg, {
             "lm": dict(d_model=768, n_layers=12, n_heads=12, fast_layers=4, fast_d_model=768, content_vocab=8192,
-                       emo_dim=1024, max_len=4096),
+                       emo_dim=1024, max_len=4096, fast_train_fraction=1.0),
             "content": dict(fsq_levels=[8, 8, 8, 8, 2]),     # 8192 codes as in the paper
             "train": dict(steps=200000, batch=32),
             "finetune": dict(batch=32),

@@ -220,10 +220,15 @@ class CodecLM(nn.Module):
         positions = torch.cat([torch.zeros(bsz, 1, dtype=torch.long, device=x.device), batch.positions + 1], dim=1)
         hidden = self.slow(x, positions, key_mask)[:, 1:]
         out = {"hidden": hidden}
-        sem_logits = self.semantic_head(hidden)
-        out["semantic_loss"] = F.cross_entropy(sem_logits.reshape(-1, sem_logits.shape[-1]),
-                                               batch.content_target.reshape(-1), ignore_index=-100)
+        sem_mask = batch.content_target >= 0          # the vocabulary projection only where there is a target
+        sem_logits = self.semantic_head(hidden[sem_mask])
+        out["semantic_loss"] = F.cross_entropy(sem_logits, batch.content_target[sem_mask]) if sem_mask.any() \
+            else hidden.sum() * 0
         has_target = batch.acoustic_target[..., 0] >= 0
+        if self.training and self.cfg.fast_train_fraction < 1.0:
+            # the depth transformer is the costliest part on CPU: train it on a random subset of frames
+            keep = torch.rand(has_target.shape, device=hidden.device) < self.cfg.fast_train_fraction
+            has_target = has_target & keep if (has_target & keep).any() else has_target
         h = hidden[has_target]                                     # (N, d)
         targets = batch.acoustic_target[has_target]                # (N, 8)
         logits = self.fast_logits(h, targets)

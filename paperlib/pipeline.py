@@ -60,9 +60,10 @@ def _run_parallel(scale: str, jobs: list[tuple[str, int]], eer_s: bool, workers:
 
 
 def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer_s: bool = True,
-        workers: int = 2) -> Path:
+        workers: int = 2, keys: list[str] | None = None) -> Path:
+    """``keys`` limits which rows get the extra ``seeds`` (the others keep what is cached, seed 0 first)."""
     from .stages import Workspace
-    from .systems import list_systems, load_system, run_system, system_hash
+    from .systems import list_systems, load_system, run_system, system_dir, system_hash
     from .tables import aggregate, write_table
     from .train import pretrain
 
@@ -101,18 +102,28 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
             continue
         for seed in seeds:
             for key in list_systems(table):
+                if keys and key not in keys and seed != seeds[0]:
+                    continue
                 jobs.setdefault((system_hash(ws, load_system(ws, key, seed)), seed), (key, seed))
     start = time.time()
     _run_parallel(scale, list(jobs.values()), eer_s, workers)
+    done = set()
+    for table in tables:
+        for seed in seeds:
+            for key in list_systems(table):
+                spec = load_system(ws, key, seed)
+                if (system_dir(ws, spec) / ("results.json" if eer_s else "results_no_eer_s.json")).exists():
+                    done.add((key, seed))
     timings["systems"] = round(time.time() - start, 1)
     all_results = []
     for table, (fname, title) in tables.items():
         if only and table != only:
             continue
-        keys = list_systems(table)
-        results = [run_system(ws, key, seed, eer_s) for seed in seeds for key in keys]   # cached lookups
-        specs = {k: load_system(ws, k) for k in keys}
-        df = aggregate(results, keys, {k: s.label for k, s in specs.items()}, {k: s.paper for k, s in specs.items()})
+        table_keys = list_systems(table)
+        results = [run_system(ws, key, seed, eer_s) for seed in seeds for key in table_keys
+                   if (key, seed) in done]                                              # cached lookups
+        specs = {k: load_system(ws, k) for k in table_keys}
+        df = aggregate(results, table_keys, {k: s.label for k, s in specs.items()}, {k: s.paper for k, s in specs.items()})
         metrics = ("WER", "UAR", "Ang", "Hap", "Neu", "Sad", "EER-L", "EER-S", "EER-ext")
         write_table(df, figs / fname, metrics, title)
         all_results += results
@@ -166,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["table1", "table2", "prompts", "demo"], default=None)
     parser.add_argument("--no-eer-s", action="store_true", help="skip the semi-informed attacker (faster)")
     parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded system workers")
+    parser.add_argument("--keys", nargs="*", help="rows (e.g. table2/7_exp7_aco) that get seeds beyond the first")
     args = parser.parse_args(argv)
-    figs = run(args.scale, args.seeds, args.only, eer_s=not args.no_eer_s, workers=args.workers)
+    figs = run(args.scale, args.seeds, args.only, eer_s=not args.no_eer_s, workers=args.workers, keys=args.keys)
     print(f"results in {figs}")
     return 0
 

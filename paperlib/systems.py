@@ -86,12 +86,19 @@ def run_system(ws, key: str, seed: int, eer_s: bool = True, keep_audio: bool = T
     if results_path.exists():
         result = json.loads(results_path.read_text())
     else:
+        import time
+
+        t0 = time.time()
         parts, inf = system_parts(ws, key, seed)
+        t1 = time.time()
         for name in EVAL_DIRS + (("train_asv",) if eer_s else ()):
             anonymize_dir(ws, parts, inf, name, out / "anon" / name, seed, desc=f"{spec.label} s{seed}: {name}")
+        t2 = time.time()
         ev = Evaluator(ws)
         result = ev.evaluate(out / "anon", spec.label, out / "eval", out / "anon" / "train_asv" if eer_s else None,
                              seed=seed)
+        result["timing_s"] = {"finetune": round(t1 - t0, 1), "anonymize": round(t2 - t1, 1),
+                              "evaluate": round(time.time() - t2, 1)}
         from .utils import atomic_write_json
         atomic_write_json(results_path, result)
         if not keep_audio:

@@ -256,7 +256,6 @@ def finetune(ws, ft: FinetuneConfig, stop_after: int | None = None) -> Path:
         return base
     path = finetune_path(ws, ft)
     state = load_checkpoint(path)
-    data_probe = None
     teacher_feats = ws.teacher_features("train_crema") if ft.distill != "none" else None
     data = FinetuneData(ws, ws.cfg, ft, teacher_feats)
     steps = max(1, ft.epochs * len(data.pairs) // ft.batch)
@@ -268,7 +267,6 @@ def finetune(ws, ft: FinetuneConfig, stop_after: int | None = None) -> Path:
     run_training(model, data, steps, ft.batch, ft.lr, ft.seed, path, max(50, steps // 4),
                  f"finetune {ft.pairing}/{'sep' if ft.use_sep else 'nosep'}/{ft.distill}", distill_mode=ft.distill,
                  emo_weight=ft.emo_weight, warmup=20, stop_after=stop_after)
-    del data_probe
     return path
 
 
