@@ -55,10 +55,18 @@ save_figure(fig, "fig_per_emotion_recall", scale)
 # ## Confusion matrices (seed 0): Original, Baseline, Exp7
 
 # %%
-keys = [("Original", None), ("Baseline", "table2/0_baseline"), ("Exp7", "table2/7_exp7_aco")]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-for ax, (label, key) in zip(axes, keys):
-    res = orig if key is None else json.loads((system_dir(ws, load_system(ws, key, seed)) / "eval" / "results.json").read_text())
+def system_results(key):
+    out = system_dir(ws, load_system(ws, key, seed))
+    for name in ("results.json", "results_no_eer_s.json"):
+        if (out / name).exists():
+            return json.loads((out / name).read_text())
+    return None
+
+keys = [(label, key) for label, key in [("Original", None), ("Baseline", "table2/0_baseline"), ("Exp7", "table2/7_exp7_aco")]
+        if key is None or system_results(key) is not None]
+fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), squeeze=False)
+for ax, (label, key) in zip(axes[0], keys):
+    res = orig if key is None else system_results(key)
     cm = np.array(res["confusion"]["matrix"], dtype=float)
     cm = 100 * cm / cm.sum(1, keepdims=True).clip(min=1)
     sns.heatmap(cm, annot=True, fmt=".0f", cmap="Blues", xticklabels=res["confusion"]["labels"],
@@ -82,6 +90,6 @@ summary = pros.groupby(["system", "emotion"])[["f0_median", "f0_range_st", "rms_
 atomic_write_text(figs / "sad_prosody.csv", summary.to_csv())
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 for ax, col in zip(axes, ["f0_range_st", "rms_db"]):
-    sns.barplot(data=pros, x="system", y=col, hue="emotion", ax=ax, order=["Original", "Baseline", "Exp7"])
+    sns.barplot(data=pros, x="system", y=col, hue="emotion", ax=ax, order=[label for label, _ in keys])
 save_figure(fig, "fig_sad_prosody", scale)
 summary

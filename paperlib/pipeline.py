@@ -60,7 +60,7 @@ def _run_parallel(scale: str, jobs: list[tuple[str, int]], eer_s: bool, workers:
 
 
 def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer_s: bool = True,
-        workers: int = 2, keys: list[str] | None = None) -> Path:
+        workers: int = 2, keys: list[str] | None = None, tables_only: bool = False) -> Path:
     """``keys`` limits which rows get the extra ``seeds`` (the others keep what is cached, seed 0 first)."""
     from .stages import Workspace
     from .systems import list_systems, load_system, run_system, system_dir, system_hash
@@ -106,7 +106,8 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
                     continue
                 jobs.setdefault((system_hash(ws, load_system(ws, key, seed)), seed), (key, seed))
     start = time.time()
-    _run_parallel(scale, list(jobs.values()), eer_s, workers)
+    if not tables_only:
+        _run_parallel(scale, list(jobs.values()), eer_s, workers)
     done = set()
     for table in tables:
         for seed in seeds:
@@ -178,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-eer-s", action="store_true", help="skip the semi-informed attacker (faster)")
     parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded system workers")
     parser.add_argument("--keys", nargs="*", help="rows (e.g. table2/7_exp7_aco) that get seeds beyond the first")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="do not run systems; build tables/figures from the results already cached")
     args = parser.parse_args(argv)
-    figs = run(args.scale, args.seeds, args.only, eer_s=not args.no_eer_s, workers=args.workers, keys=args.keys)
+    figs = run(args.scale, args.seeds, args.only, eer_s=not args.no_eer_s, workers=args.workers, keys=args.keys,
+               tables_only=args.tables_only)
     print(f"results in {figs}")
     return 0
 
