@@ -60,7 +60,8 @@ save_figure(fig, "fig_pretrain_curves", scale)
 
 # %%
 prompts = load_table(scale, "table_prompts.csv")
-prompts[["system", "WER", "UAR", "EER-L", "EER-S", "paper_WER", "paper_UAR", "paper_EER-L", "paper_EER-S"]]
+cols = ["system", "n_seeds", "WER", "UAR", "EER-L", "EER-S", "paper_WER", "paper_UAR", "paper_EER-L", "paper_EER-S"]
+prompts[[c for c in cols if c in prompts]]            # EER-S is absent when the pipeline ran with --no-eer-s
 
 # %% [markdown]
 # ## Latency and real-time factor vs lookahead d (1 CPU thread, `make bench`)
