@@ -16,6 +16,11 @@ from .tokenizers import FRAME_SAMPLES, ContentEncoder, MelFrontEnd, WorldCodec, 
 CROP_FRAMES = 64
 
 
+def warmup_cosine_lr(base: float, step: int, total: int, warmup: int = 100) -> float:
+    """Linear warmup then cosine decay to 0, shared by both tokenizer trainers."""
+    return float(base * min(1.0, (step + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * step / total)))
+
+
 def _resume(model, opt, ckpt_path: Path) -> int:
     state = load_checkpoint(ckpt_path)
     if state is None:
@@ -34,9 +39,6 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     codec.feat_std.copy_(torch.from_numpy(allf.std(0) + 1e-3))
     opt = torch.optim.AdamW(codec.parameters(), lr=cfg.lr)
     step = _resume(codec, opt, ckpt_path)
-    rng = np.random.default_rng(cfg.seed)
-    rng_state = np.random.default_rng([cfg.seed, step])
-    sched = lambda s: cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps))
     codec.train()
     for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
@@ -47,13 +49,12 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
             crop = f[start:start + CROP_FRAMES]
             batch.append(np.pad(crop, ((0, CROP_FRAMES - len(crop)), (0, 0)), mode="edge"))
         for g in opt.param_groups:
-            g["lr"] = float(sched(s))
+            g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         loss = codec.loss(torch.from_numpy(np.stack(batch)))
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
                                         "config": asdict(cfg), "loss": float(loss)})
-    del rng_state
     return codec.eval()
 
 
@@ -82,7 +83,7 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
             x[j, :n] = torch.from_numpy(wavs[i][:n])
             in_len.append(2 * (n // FRAME_SAMPLES))
         for g in opt.param_groups:
-            g["lr"] = float(cfg.lr * min(1.0, (s + 1) / 100) * 0.5 * (1 + np.cos(np.pi * s / cfg.steps)))
+            g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         logits, aux, _ = enc.ctc_logits(x)
         targets = torch.cat([labels[i] for i in idx])
         tgt_len = torch.tensor([len(labels[i]) for i in idx])
