@@ -181,12 +181,12 @@ def run_training(model: CodecLM, data, steps: int, batch_size: int, lr: float, s
             g["lr"] = float(lr * min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * s / steps))))
         out = wrapped(batch)
         loss = out["loss"]
-        entry = {"step": s + 1, "loss": float(out["loss"]), "acoustic": float(out["acoustic_loss"]),
-                 "semantic": float(out["semantic_loss"])}
+        entry = {"step": s + 1, "loss": out["loss"].item(), "acoustic": out["acoustic_loss"].item(),
+                 "semantic": out["semantic_loss"].item()}
         if head is not None and teacher is not None:
             emo = distill_loss(distill_mode, head, batch, out["hidden"], teacher)
             loss = loss + emo_weight * emo
-            entry["emo"] = float(emo)
+            entry["emo"] = emo.item()
         opt.zero_grad()
         loss.backward()
         if head is not None and world > 1:   # the head is outside DDP: average its grads by hand
@@ -231,8 +231,10 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Pat
 
 
 def _lm_cfg(ws):
-    """LM config with the content vocabulary of the actual content encoder."""
+    """LM config with the vocabularies of the actual tokenizers."""
     return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size,
+                                       "codebook_size": int(np.prod(ws.cfg.codec.fsq_levels)),
+                                       "n_codebooks": ws.cfg.codec.n_codebooks,
                                        "speaker_dim": ws.cfg.speaker.embedding_dim})
 
 

@@ -50,11 +50,11 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
             batch.append(np.pad(crop, ((0, CROP_FRAMES - len(crop)), (0, 0)), mode="edge"))
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
-        loss = codec.loss(torch.from_numpy(np.stack(batch)))
+        loss = codec.loss(torch.from_numpy(np.stack(batch)), torch.Generator().manual_seed(int(rng.integers(2**62))))
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
-                                        "config": asdict(cfg), "loss": float(loss)})
+                                        "config": asdict(cfg), "loss": loss.item()})
     return codec.eval()
 
 

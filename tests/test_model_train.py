@@ -8,8 +8,20 @@ import torch
 from paperlib.checkpoint import load_checkpoint
 from paperlib.config import apply_overrides, preset
 from paperlib.model import CONTENT_SEP, CodecLM, collate, combine_streams, interleave
-from paperlib.tokenizers import FSQ
+from paperlib.tokenizers import FSQ, ResidualFSQ
 from conftest import ROOT
+
+
+def test_residual_fsq_decode_matches_forward_and_stages_refine():
+    torch.manual_seed(0)
+    rfsq = ResidualFSQ(dim=16, n_stages=4, levels=(5, 5, 5))
+    z = torch.randn(2, 7, 16)
+    recon, codes = rfsq(z)
+    assert codes.shape == (2, 7, 4) and codes.max() < rfsq.codebook_size
+    assert torch.allclose(rfsq.decode(codes), recon, atol=1e-5)
+    # quantizer dropout: a sample decoded from its first k stages uses only those stages' codes
+    first_one, _ = rfsq(z, n_active=torch.tensor([1, 1]))
+    assert torch.allclose(first_one, rfsq.proj_out[0](rfsq.fsq.quantized_from_codes(codes[..., 0])), atol=1e-5)
 
 
 def test_fsq_codes_roundtrip():
