@@ -8,7 +8,7 @@ import pandas as pd
 import pyworld
 
 from .audio import SAMPLE_RATE, load_wav
-from .utils import atomic_write_text
+from .utils import atomic_write_text, config_hash
 
 
 def prosody(wav: np.ndarray) -> dict[str, float]:
@@ -26,7 +26,9 @@ def prosody(wav: np.ndarray) -> dict[str, float]:
 
 
 def prosody_table(items: list[tuple[str, str, Path]], cache_csv: Path) -> pd.DataFrame:
-    """items: (system, utt, wav path) -> DataFrame cached as CSV."""
+    """items: (system, utt, wav path) -> DataFrame cached as CSV, keyed by the item list (system dirs are
+    named by config hash, so new systems never read a stale table)."""
+    cache_csv = cache_csv.with_name(f"{cache_csv.stem}-{config_hash([(s, u, str(p)) for s, u, p in items])}.csv")
     if cache_csv.exists():
         return pd.read_csv(cache_csv)
     rows = [{"system": s, "utt": u, **prosody(load_wav(p))} for s, u, p in items if Path(p).exists()]

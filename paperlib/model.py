@@ -211,14 +211,18 @@ class CodecLM(nn.Module):
         return self.speaker_proj(speaker)[:, None, :]
 
     # -- training forward ----------------------------------------------------------------------------------
-    def forward(self, batch: LMBatch) -> dict[str, Tensor]:
+    def forward_hidden(self, batch: LMBatch) -> Tensor:
+        """Slow AR states of every slot (the speaker prefix dropped): (B, S, d)."""
         x = self.embed_slots(batch.content, batch.acoustic, batch.is_acoustic_slot)
         x = torch.cat([self.embed_prefix(batch.speaker), x], dim=1)
         bsz = x.shape[0]
         ones = torch.ones(bsz, 1, dtype=torch.bool, device=x.device)
         key_mask = torch.cat([ones, batch.key_mask], dim=1)
         positions = torch.cat([torch.zeros(bsz, 1, dtype=torch.long, device=x.device), batch.positions + 1], dim=1)
-        hidden = self.slow(x, positions, key_mask)[:, 1:]
+        return self.slow(x, positions, key_mask)[:, 1:]
+
+    def forward(self, batch: LMBatch) -> dict[str, Tensor]:
+        hidden = self.forward_hidden(batch)
         out = {"hidden": hidden}
         sem_mask = batch.content_target >= 0          # the vocabulary projection only where there is a target
         sem_logits = self.semantic_head(hidden[sem_mask])

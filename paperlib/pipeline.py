@@ -5,7 +5,7 @@
     python -m paperlib.pipeline --scale mini --only table2
 
 Writes to figures/ (mini) or figures/<scale>/: table2_ablation.{csv,md,tex}, table1_methods.{csv,md,tex},
-table_prompts.{csv,md,tex}, results_per_seed.csv, original.json, tokenizer_report.json,
+table_prompts.{csv,md,tex}, results_per_seed.csv, original.json, tokenizer_report.json, lm_report.json,
 training_curves.json, and the audio demo page figures/demo/index.html.
 """
 from __future__ import annotations
@@ -136,6 +136,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
         atomic_write_text(figs / "results_per_seed.csv", per_seed.to_csv(index=False))
     timed("tokenizer_report", lambda: _tokenizer_report(ws, figs))
     timed("training_curves", lambda: _training_curves(ws, figs))
+    timed("lm_report", lambda: _lm_report(ws, figs))
     if not only or only == "demo":
         from .demo import build_demo_page
 
@@ -148,10 +149,20 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
 def _tokenizer_report(ws, figs: Path) -> None:
     from .probes import tokenizer_report
 
-    path = ws.cache / "tokenizer_report.json"
+    path = ws.cache / f"tokenizer_report-{ws.tokens_key()}.json"
     if not path.exists():
         atomic_write_json(path, tokenizer_report(ws))
     atomic_write_json(figs / "tokenizer_report.json", json.loads(path.read_text()))
+
+
+def _lm_report(ws, figs: Path) -> None:
+    from .probes import lm_teacher_forced_report
+    from .train import pretrain_path
+
+    path = ws.cache / f"lm_report-{pretrain_path(ws).stem}.json"
+    if not path.exists():
+        atomic_write_json(path, lm_teacher_forced_report(ws, pretrain_path(ws)))
+    atomic_write_json(figs / "lm_report.json", json.loads(path.read_text()))
 
 
 def _training_curves(ws, figs: Path) -> None:

@@ -99,3 +99,28 @@ def content_probes(ws) -> dict:
 
 def tokenizer_report(ws) -> dict:
     return {"codec": codec_report(ws), "content_probes": content_probes(ws)}
+
+
+@torch.no_grad()
+def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> dict:
+    """Per-codebook teacher-forced accuracy / CE of the pretrained LM's Fast AR, on its own training data
+    (train_pretrain) and on held-out speakers and sentences (vctk_pool): the gap measures memorisation."""
+    from .model import collate, interleave
+    from .train import load_lm
+
+    lm = load_lm(ws, lm_path)
+    out = {"delay": delay, "n_utts": n_utts, "uniform_ce": float(np.log(lm.cfg.codebook_size))}
+    for name in ("train_pretrain", "vctk_pool"):
+        toks = ws.tokens(name)
+        utts = sorted(toks)[:n_utts]
+        items = [interleave(lm.cfg, toks[u]["content"].long(), toks[u]["acoustic"].long(), delay, 0) for u in utts]
+        batch = collate(items, torch.stack([toks[u]["speaker"] for u in utts]), [0] * len(items))
+        hidden = lm.forward_hidden(batch)
+        has_target = batch.acoustic_target[..., 0] >= 0
+        targets = batch.acoustic_target[has_target]
+        logits = lm.fast_logits(hidden[has_target], targets)
+        out[name] = {
+            "accuracy": (logits.argmax(-1) == targets).float().mean(0).tolist(),
+            "ce": torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none").mean(0).tolist(),
+        }
+    return out
