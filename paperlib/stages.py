@@ -20,7 +20,7 @@ from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
 from .tokenizers import ContentEncoder, WorldCodec, world_features
 from .train_tokenizers import train_codec, train_content_encoder
-from .utils import config_hash
+from .utils import atomic_write_text, config_hash
 
 # data dirs whose acoustic codes the LM needs (prompts and training targets)
 ACOUSTIC_DIRS = ("train_pretrain", "train_crema", "vctk_pool")
@@ -34,7 +34,21 @@ class Workspace:
         self.cfg = cfg or preset(scale)
         self.data_root = paths.data_dir(scale)
         self.cache = paths.ensure(paths.cache_dir(scale))
+        self._check_cache_matches_data()
         torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    def _check_cache_matches_data(self) -> None:
+        """Cached models are keyed by their own configs, not by the data: refuse to mix a cache built on one
+        generated benchmark with another (the generator stamps data/<scale>/config_hash.txt)."""
+        data_stamp, cache_stamp = self.data_root / "config_hash.txt", self.cache / "data_hash.txt"
+        if not data_stamp.exists():
+            return
+        data_hash = data_stamp.read_text().strip()
+        if cache_stamp.exists() and cache_stamp.read_text().strip() != data_hash:
+            raise RuntimeError(f"{self.cache} was built from another {self.data_root} (data hash "
+                               f"{cache_stamp.read_text().strip()} != {data_hash}); delete it (rm -r {self.cache})")
+        if not cache_stamp.exists():
+            atomic_write_text(cache_stamp, data_hash + "\n")
 
     # -- data -------------------------------------------------------------------------------------------
     @functools.lru_cache(maxsize=None)

@@ -84,3 +84,17 @@ def test_prompt_strategies(smoke_data):
             assert all(u.speaker != s.speaker for u in prompt)
     with pytest.raises(ValueError, match="unknown prompt strategy"):
         prompt_for("vctk-9rnd", sources[0], pools, 0)
+
+
+def test_workspace_refuses_cache_built_from_other_data(tmp_path, monkeypatch):
+    from paperlib import paths
+    from paperlib.stages import Workspace
+
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "data" / "smoke").mkdir(parents=True)
+    (tmp_path / "data" / "smoke" / "config_hash.txt").write_text("aaaa\n")
+    Workspace("smoke")                                    # first use stamps the cache with the data hash
+    assert (tmp_path / "cache" / "smoke" / "data_hash.txt").read_text().strip() == "aaaa"
+    (tmp_path / "data" / "smoke" / "config_hash.txt").write_text("bbbb\n")   # data regenerated differently
+    with pytest.raises(RuntimeError, match="built from another"):
+        Workspace("smoke")
