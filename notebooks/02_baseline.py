@@ -19,6 +19,7 @@ seed = 0
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -54,6 +55,25 @@ for col in ("acoustic", "semantic"):
     ax.plot(pre["step"], pre[col], label=f"{col} CE")
 ax.set_xlabel("step"); ax.set_ylabel("cross-entropy"); ax.legend(); ax.set_title("Codec LM pretraining")
 save_figure(fig, "fig_pretrain_curves", scale)
+
+# %% [markdown]
+# ## Does the LM generalise? Teacher-forced accuracy per codebook
+# On its own pretraining utterances vs on held-out speakers and sentences (vctk_pool). A large gap means the
+# LM memorised its (small) pretraining corpus instead of learning content -> acoustics.
+
+# %%
+lm_report_path = figs / "lm_report.json"
+if lm_report_path.exists():
+    lm_report = load_json(scale, "lm_report.json")
+    acc = pd.DataFrame({name: lm_report[name]["accuracy"] for name in ("train_pretrain", "vctk_pool")})
+    acc.index.name = "codebook"
+    tidy = (100 * acc).reset_index().melt(id_vars="codebook", var_name="data", value_name="accuracy %")
+    fig, ax = plt.subplots(figsize=(6, 3))
+    sns.barplot(data=tidy, x="codebook", y="accuracy %", hue="data", ax=ax)
+    ax.axhline(100 * np.exp(-lm_report["uniform_ce"]), color="grey", ls=":", label="chance")
+    ax.set_title(f"Teacher-forced Fast-AR accuracy (d = {lm_report['delay']})")
+    save_figure(fig, "fig_lm_generalisation", scale)
+    display((100 * acc).round(1))
 
 # %% [markdown]
 # ## Prompt strategies (baseline, no finetuning)

@@ -28,7 +28,8 @@ def to_notebook(source: Path):
     import jupytext
 
     nb = jupytext.read(source)
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"{source.stem[:2]}-{index:03d}"      # stable ids: re-syncing an unchanged source is a no-op
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": KERNEL}
