@@ -111,6 +111,13 @@ def update_readme(scale: str = "mini") -> bool:
                   f"speaker ID {p['speaker_acc_tokens']:.1f}% on tokens vs {p['speaker_acc_log_mel']:.1f}% on log-mel "
                   f"(chance {p['chance_speaker']:.1f}%), emotion {p['emotion_acc_tokens']:.1f}% vs "
                   f"{p['emotion_acc_log_mel']:.1f}% (chance 25%).", ""]
+    lm_report = figs / "lm_report.json"
+    if lm_report.exists():
+        r = json.loads(lm_report.read_text())
+        pct = lambda name: " / ".join(f"{100 * a:.1f}" for a in r[name]["accuracy"])
+        parts += [f"**Codec LM generalisation** (teacher-forced Fast-AR accuracy per codebook 0-7, d = {r['delay']}; "
+                  f"chance {100 * np.exp(-r['uniform_ce']):.1f}%): own pretraining utterances {pct('train_pretrain')}; "
+                  f"held-out speakers and sentences (vctk_pool) {pct('vctk_pool')}.", ""]
     bench = paths.benchmarks_dir(scale) / "latency.md"
     if bench.exists():
         parts += ["**Streaming latency / RTF** (1 CPU thread, `make bench`):", "", bench.read_text(), ""]
