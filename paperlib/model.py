@@ -17,6 +17,7 @@ and an optional sliding window) are shared with the content encoder.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -157,6 +158,40 @@ class _NoState(StreamingState):
         pass
 
 
+class ContentEmbedding(nn.Module):
+    """Content-token embedding: one row per code, or (``levels`` given) the sum of one row per FSQ digit of
+    the code (little-endian mixed radix, as paperlib.tokenizers.FSQ numbers its codes); PAD/SEP have rows
+    of their own."""
+
+    def __init__(self, vocab: int, levels: tuple[int, ...], dim: int) -> None:
+        super().__init__()
+        self.vocab, self.levels = vocab, tuple(levels)
+        if levels:
+            if math.prod(levels) != vocab:
+                raise ValueError(f"content levels {levels} give {math.prod(levels)} codes, vocabulary is {vocab}")
+            self.digit = nn.Embedding(sum(levels), dim)
+            self.special = nn.Embedding(2, dim)
+            self.register_buffer("_basis", torch.tensor([math.prod(levels[:k]) for k in range(len(levels))]),
+                                 persistent=False)
+            self.register_buffer("_levels", torch.tensor(levels), persistent=False)
+            self.register_buffer("_offset", torch.tensor([sum(levels[:k]) for k in range(len(levels))]),
+                                 persistent=False)
+        else:
+            self.table = nn.Embedding(vocab + 2, dim)
+
+    def digits(self, ids: Tensor) -> Tensor:
+        """(...,) code ids < vocab -> (..., n_levels) digits."""
+        return (ids[..., None] // self._basis) % self._levels
+
+    def forward(self, ids: Tensor) -> Tensor:
+        if not self.levels:
+            return self.table(ids)
+        is_code = ids < self.vocab
+        codes = self.digit(self.digits(ids.clamp(max=self.vocab - 1)) + self._offset).sum(-2)
+        special = self.special((ids - self.vocab).clamp(min=0, max=1))
+        return torch.where(is_code[..., None], codes, special)
+
+
 # ---- the codec LM ----------------------------------------------------------------------------------------
 
 @dataclass
@@ -179,12 +214,12 @@ class CodecLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.content_emb = nn.Embedding(cfg.content_vocab + 2, d)
+        self.content_emb = ContentEmbedding(cfg.content_vocab, cfg.content_levels, d)
         self.acoustic_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size + 3, d) for _ in range(cfg.n_codebooks)])
         self.slot_emb = nn.Embedding(2, d)
         self.speaker_proj = nn.Linear(cfg.speaker_dim, d)
         self.slow = Transformer(d, cfg.n_layers, cfg.n_heads, dropout=cfg.dropout)
-        self.semantic_head = nn.Linear(d, cfg.content_vocab, bias=False)
+        self.semantic_head = nn.Linear(d, sum(cfg.content_levels) or cfg.content_vocab, bias=False)
         fd = cfg.fast_d_model
         self.fast_in = nn.Linear(d, fd)
         self.fast_code_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size, fd) for _ in range(cfg.n_codebooks - 1)])
@@ -222,12 +257,16 @@ class CodecLM(nn.Module):
         return self.slow(x, positions, key_mask)[:, 1:]
 
     def forward(self, batch: LMBatch) -> dict[str, Tensor]:
+        if self.training and self.cfg.acoustic_input_dropout > 0:
+            drop = batch.is_acoustic_slot & (torch.rand(batch.is_acoustic_slot.shape, device=batch.acoustic.device)
+                                             < self.cfg.acoustic_input_dropout)
+            pad = torch.full_like(batch.acoustic, self.cfg.codebook_size + ACOUSTIC_PAD)
+            batch = dataclasses.replace(batch, acoustic=torch.where(drop[..., None], pad, batch.acoustic))
         hidden = self.forward_hidden(batch)
         out = {"hidden": hidden}
         sem_mask = batch.content_target >= 0          # the vocabulary projection only where there is a target
-        sem_logits = self.semantic_head(hidden[sem_mask])
-        out["semantic_loss"] = F.cross_entropy(sem_logits, batch.content_target[sem_mask]) if sem_mask.any() \
-            else hidden.sum() * 0
+        out["semantic_loss"] = self.semantic_loss(hidden[sem_mask], batch.content_target[sem_mask]) \
+            if sem_mask.any() else hidden.sum() * 0
         has_target = batch.acoustic_target[..., 0] >= 0
         if self.training and self.cfg.fast_train_fraction < 1.0:
             # the depth transformer is the costliest part on CPU: train it on a random subset of frames
@@ -239,6 +278,16 @@ class CodecLM(nn.Module):
         out["acoustic_loss"] = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         out["loss"] = out["acoustic_loss"] + out["semantic_loss"]
         return out
+
+    def semantic_loss(self, hidden: Tensor, target: Tensor) -> Tensor:
+        """CE of the next content token; with factorized content, the sum of the per-digit CEs (the NLL of
+        a distribution over codes that factorizes over FSQ digits)."""
+        logits = self.semantic_head(hidden)
+        if not self.cfg.content_levels:
+            return F.cross_entropy(logits, target)
+        digits = self.content_emb.digits(target)
+        parts = logits.split(list(self.cfg.content_levels), dim=-1)
+        return sum(F.cross_entropy(part, digits[:, k]) for k, part in enumerate(parts))
 
     def fast_logits(self, h: Tensor, codes: Tensor) -> Tensor:
         """Teacher-forced Fast AR: (N, d) slow states + (N, 8) codes -> (N, 8, codebook_size)."""

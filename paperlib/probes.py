@@ -124,3 +124,46 @@ def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> d
             "ce": torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none").mean(0).tolist(),
         }
     return out
+
+
+@torch.no_grad()
+def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
+    """Free-running generation of held-out LibriSpeech-like trial speech (unseen speakers and sentences),
+    prompted as the baseline anonymizer is (vctk-1fix, anonymized speaker vector), then decoded and
+    transcribed: WER at the inference temperature and greedy. Codec resynthesis of the same utterances
+    is the ceiling. A cheap go/no-go check before the tables are run."""
+    from dataclasses import replace
+
+    from .anonymize import anonymized_speaker, generate, load_parts, make_prompt, prompt_pools, prompt_tokens
+    from .pairs import prompt_for
+    from .stages import aligned_acoustic_codes
+    from .utils import stable_int
+
+    parts = load_parts(ws, lm_path, use_sep=False)
+    ev = Evaluator(ws)
+    pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
+    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
+    by_dir = {name: sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]
+              for name in trial_dirs}
+    utts = [u for name in trial_dirs for u in by_dir[name]]
+    content, codec_codes = {}, []
+    for name in trial_dirs:
+        toks, feats = ws.tokens(name), ws.world_features(name)
+        for u in by_dir[name]:
+            content[u.utt_id], acoustic = aligned_acoustic_codes(parts.codec, feats[u.utt_id], toks[u.utt_id]["content"])
+            codec_codes.append(acoustic.long())
+    base = ws.cfg.inference
+    prompts = [make_prompt(ptoks, prompt_for(base.prompt_strategy, u, pools, seed)) for u in utts]
+    speakers = torch.stack([anonymized_speaker(parts, p, base.anon_alpha, stable_int(seed, "pseudo", u.speaker))
+                            for p, u in zip(prompts, utts)])
+    refs = [u.text for u in utts]
+    out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
+    out["codec_resynthesis_WER"] = corpus_wer(refs, ev.transcribe([parts.codec.decode_to_wav(c) for c in codec_codes]))
+    for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
+        cfg = replace(base, temperature=temperature)
+        codes = generate(parts.lm, prompts, [content[u.utt_id] for u in utts], speakers, cfg, False,
+                         [stable_int(seed, u.utt_id) for u in utts])
+        hyps = ev.transcribe([parts.codec.decode_to_wav(c) for c in codes])
+        out[f"{label}_WER"] = corpus_wer(refs, hyps)
+        out[f"{label}_temperature"] = temperature
+    return out

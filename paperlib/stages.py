@@ -136,9 +136,7 @@ class Workspace:
                 x = torch.from_numpy(wav)[None]
                 item = {"content": enc.encode(x)[0].short(), "speaker": spk(x)[0]}
                 if codec is not None:
-                    item["acoustic"] = codec.encode(torch.from_numpy(feats[utt])[None])[0].short()
-                    n = min(len(item["content"]), len(item["acoustic"]))
-                    item["content"], item["acoustic"] = item["content"][:n], item["acoustic"][:n]
+                    item["content"], item["acoustic"] = aligned_acoustic_codes(codec, feats[utt], item["content"])
                 state[utt] = item
         save_checkpoint(path, state)
         return state
@@ -149,6 +147,15 @@ class Workspace:
         for utt, item in toks.items():
             out.setdefault(d.utts[utt].speaker, []).append(item["speaker"])
         return {s: torch.stack(v).mean(0) for s, v in out.items()}
+
+
+@torch.no_grad()
+def aligned_acoustic_codes(codec: WorldCodec, features: np.ndarray, content: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codec-encode one utterance's WORLD features; trim content (T,) and acoustic (T, 8) to the shorter."""
+    acoustic = codec.encode(torch.from_numpy(features)[None])[0].short()
+    n = min(len(content), len(acoustic))
+    return content[:n], acoustic[:n]
 
 
 def _features_worker(args) -> np.ndarray:

@@ -232,7 +232,8 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Pat
 
 def _lm_cfg(ws):
     """LM config with the vocabularies of the actual tokenizers."""
-    return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size,
+    levels = list(ws.cfg.content.fsq_levels) if ws.cfg.lm.factorize_content else []
+    return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size, "content_levels": levels,
                                        "codebook_size": int(np.prod(ws.cfg.codec.fsq_levels)),
                                        "n_codebooks": ws.cfg.codec.n_codebooks,
                                        "speaker_dim": ws.cfg.speaker.embedding_dim})

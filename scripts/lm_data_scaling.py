@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from paperlib import paths
 from paperlib.probes import lm_teacher_forced_report
-from paperlib.stages import Workspace
+from paperlib.stages import Workspace, aligned_acoustic_codes
 from paperlib.train import PretrainData, _lm_cfg, pretrain_path, run_training
 from paperlib.model import CodecLM
 from paperlib.utils import atomic_write_json
@@ -29,14 +29,11 @@ class MorePretrainData(PretrainData):
         codec = ws.codec()
         for name in EXTRA_DIRS:
             d, toks, feats = ws.data(name), ws.tokens(name), ws.world_features(name)
-            with torch.no_grad():
-                for utt in tqdm(sorted(toks), desc=f"acoustic codes {name}"):
-                    acoustic = codec.encode(torch.from_numpy(feats[utt])[None])[0].short()
-                    n = min(len(acoustic), len(toks[utt]["content"]))
-                    self.tokens[utt] = {"content": toks[utt]["content"][:n], "acoustic": acoustic[:n],
-                                        "speaker": toks[utt]["speaker"]}
-                    self.speaker_of[utt] = d.utts[utt].speaker
-                    self.by_spk.setdefault(d.utts[utt].speaker, []).append(utt)
+            for utt in tqdm(sorted(toks), desc=f"acoustic codes {name}"):
+                content, acoustic = aligned_acoustic_codes(codec, feats[utt], toks[utt]["content"])
+                self.tokens[utt] = {"content": content, "acoustic": acoustic, "speaker": toks[utt]["speaker"]}
+                self.speaker_of[utt] = d.utts[utt].speaker
+                self.by_spk.setdefault(d.utts[utt].speaker, []).append(utt)
             self.spk_mean.update(ws.speaker_means(name))
         self.utts = sorted(self.tokens)
 

@@ -7,7 +7,7 @@ import torch
 
 from paperlib.checkpoint import load_checkpoint
 from paperlib.config import apply_overrides, preset
-from paperlib.model import CONTENT_SEP, CodecLM, collate, combine_streams, interleave
+from paperlib.model import CONTENT_PAD, CONTENT_SEP, CodecLM, ContentEmbedding, collate, combine_streams, interleave
 from paperlib.tokenizers import FSQ, ResidualFSQ
 from conftest import ROOT
 
@@ -58,9 +58,26 @@ def test_interleave_layout_and_targets():
     assert seq["content_target"][2 * (start - 2) + 1] == -100
 
 
-def test_lm_overfits_one_batch():
+def test_factorized_content_embedding_sums_fsq_digits():
+    fsq = FSQ((4, 3, 5))
+    emb = ContentEmbedding(fsq.codebook_size, (4, 3, 5), dim=8)
+    codes = torch.arange(fsq.codebook_size)
+    # the digits are the FSQ's own: the code is recovered from them with the FSQ basis
+    assert torch.equal((emb.digits(codes) * fsq._basis).sum(-1), codes)
+    x = emb(codes)
+    d = emb.digits(codes[37])
+    assert torch.allclose(x[37], emb.digit.weight[d[0]] + emb.digit.weight[4 + d[1]] + emb.digit.weight[7 + d[2]])
+    specials = emb(torch.tensor([60 + CONTENT_PAD, 60 + CONTENT_SEP]))
+    assert torch.allclose(specials, emb.special.weight)
+    with pytest.raises(ValueError, match="vocabulary"):
+        ContentEmbedding(61, (4, 3, 5), dim=8)
+
+
+@pytest.mark.parametrize("levels", [(), (5, 6)])
+def test_lm_overfits_one_batch(levels):
     torch.manual_seed(0)
-    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 30, "codebook_size": 16})
+    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 30, "codebook_size": 16, "content_levels": levels,
+                                               "acoustic_input_dropout": 0.2})
     lm = CodecLM(cfg)
     c = torch.randint(0, 30, (12,)); a = torch.randint(0, 16, (12, 8))
     batch = collate([interleave(cfg, c, a, 1, 0)], torch.randn(1, cfg.speaker_dim), [0])
