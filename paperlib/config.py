@@ -118,10 +118,10 @@ class LMConfig:
     fast_train_fraction: float = 0.5   # Fast AR trains on a random half of the frames of a batch (compute)
     content_vocab: int = 4096             # overwritten by the content encoder's codebook size
     # FSQ levels of the content codes (set from the content encoder when factorize_content). With levels the
-    # content embedding is the sum of one embedding per FSQ digit and the semantic head predicts the digits:
-    # MiniVPC's pretraining set has ~39k frames for 4096 codes (perplexity ~1100), too few to learn one
-    # free embedding row per code; per-digit rows are each seen thousands of times. () = one row per code.
-    factorize_content: bool = True
+    # content embedding is the sum of one embedding per FSQ digit and the semantic head predicts the digits
+    # (MiniVPC's pretraining set has ~39k frames for 4096 codes, perplexity ~1100). () = one row per code.
+    # Measured at mini (README): less memorisation, but no better on held-out speech, so off by default.
+    factorize_content: bool = False
     content_levels: tuple[int, ...] = ()
     n_codebooks: int = 8
     codebook_size: int = 125               # overwritten by the codec (prod of fsq_levels)

@@ -173,34 +173,27 @@ class _NoState(StreamingState):
         pass
 
 
-class ContentEmbedding(nn.Module):
-    """Content-token embedding: one row per code, or (``levels`` given) the sum of one row per FSQ digit of
-    the code (little-endian mixed radix, as paperlib.tokenizers.FSQ numbers its codes); PAD/SEP have rows
-    of their own."""
+class FactorizedContentEmbedding(nn.Module):
+    """Content-token embedding as the sum of one row per FSQ digit of the code (little-endian mixed radix,
+    as paperlib.tokenizers.FSQ numbers its codes); PAD/SEP have rows of their own."""
 
     def __init__(self, vocab: int, levels: tuple[int, ...], dim: int) -> None:
         super().__init__()
+        if math.prod(levels) != vocab:
+            raise ValueError(f"content levels {tuple(levels)} give {math.prod(levels)} codes, vocabulary is {vocab}")
         self.vocab, self.levels = vocab, tuple(levels)
-        if levels:
-            if math.prod(levels) != vocab:
-                raise ValueError(f"content levels {levels} give {math.prod(levels)} codes, vocabulary is {vocab}")
-            self.digit = nn.Embedding(sum(levels), dim)
-            self.special = nn.Embedding(2, dim)
-            self.register_buffer("_basis", torch.tensor([math.prod(levels[:k]) for k in range(len(levels))]),
-                                 persistent=False)
-            self.register_buffer("_levels", torch.tensor(levels), persistent=False)
-            self.register_buffer("_offset", torch.tensor([sum(levels[:k]) for k in range(len(levels))]),
-                                 persistent=False)
-        else:
-            self.table = nn.Embedding(vocab + 2, dim)
+        self.digit = nn.Embedding(sum(levels), dim)
+        self.special = nn.Embedding(2, dim)
+        self.register_buffer("_basis", torch.tensor([math.prod(levels[:k]) for k in range(len(levels))]),
+                             persistent=False)
+        self.register_buffer("_levels", torch.tensor(levels), persistent=False)
+        self.register_buffer("_offset", torch.tensor([sum(levels[:k]) for k in range(len(levels))]), persistent=False)
 
     def digits(self, ids: Tensor) -> Tensor:
         """(...,) code ids < vocab -> (..., n_levels) digits."""
         return (ids[..., None] // self._basis) % self._levels
 
     def forward(self, ids: Tensor) -> Tensor:
-        if not self.levels:
-            return self.table(ids)
         is_code = ids < self.vocab
         codes = self.digit(self.digits(ids.clamp(max=self.vocab - 1)) + self._offset).sum(-2)
         special = self.special((ids - self.vocab).clamp(min=0, max=1))
@@ -229,7 +222,8 @@ class CodecLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.content_emb = ContentEmbedding(cfg.content_vocab, cfg.content_levels, d)
+        self.content_emb = (FactorizedContentEmbedding(cfg.content_vocab, cfg.content_levels, d) if cfg.content_levels
+                            else nn.Embedding(cfg.content_vocab + 2, d))
         self.acoustic_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size + 3, d) for _ in range(cfg.n_codebooks)])
         self.slot_emb = nn.Embedding(2, d)
         self.speaker_proj = nn.Linear(cfg.speaker_dim, d)

@@ -7,7 +7,7 @@ import torch
 
 from paperlib.checkpoint import load_checkpoint
 from paperlib.config import apply_overrides, preset
-from paperlib.model import CONTENT_PAD, CONTENT_SEP, CodecLM, ContentEmbedding, collate, combine_streams, interleave
+from paperlib.model import CONTENT_PAD, CONTENT_SEP, CodecLM, FactorizedContentEmbedding, collate, combine_streams, interleave
 from paperlib.tokenizers import FSQ, ResidualFSQ
 from conftest import ROOT
 
@@ -60,7 +60,7 @@ def test_interleave_layout_and_targets():
 
 def test_factorized_content_embedding_sums_fsq_digits():
     fsq = FSQ((4, 3, 5))
-    emb = ContentEmbedding(fsq.codebook_size, (4, 3, 5), dim=8)
+    emb = FactorizedContentEmbedding(fsq.codebook_size, (4, 3, 5), dim=8)
     codes = torch.arange(fsq.codebook_size)
     # the digits are the FSQ's own: the code is recovered from them with the FSQ basis
     assert torch.equal((emb.digits(codes) * fsq._basis).sum(-1), codes)
@@ -70,7 +70,7 @@ def test_factorized_content_embedding_sums_fsq_digits():
     specials = emb(torch.tensor([60 + CONTENT_PAD, 60 + CONTENT_SEP]))
     assert torch.allclose(specials, emb.special.weight)
     with pytest.raises(ValueError, match="vocabulary"):
-        ContentEmbedding(61, (4, 3, 5), dim=8)
+        FactorizedContentEmbedding(61, (4, 3, 5), dim=8)
 
 
 @pytest.mark.parametrize("levels", [(), (5, 6)])
