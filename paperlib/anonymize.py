@@ -72,7 +72,7 @@ def _prefix_inputs(lm: CodecLM, content: Tensor, acoustic: Tensor, upto: int, de
     return cont, acou, is_ac
 
 
-@torch.no_grad()
+@torch.inference_mode()   # cheaper per op than no_grad: these steps are overhead-bound on CPU
 def generate(lm: CodecLM, prompts: list[Prompt], sources: list[Tensor], speakers: Tensor, cfg: InferenceConfig,
              use_sep: bool, seeds: list[int]) -> list[Tensor]:
     """Offline batched generation: left-padded prefix, then one frame per step for every sample.
@@ -141,7 +141,7 @@ class StreamingAnonymizer:
         @contextlib.contextmanager
         def ctx():
             lm, enc = self.parts.lm, self.parts.content_encoder
-            with torch.no_grad(), lm.slow.streaming(1), enc.streaming(1):
+            with torch.inference_mode(), lm.slow.streaming(1), enc.streaming(1):
                 self._start()
                 yield self
         return ctx()

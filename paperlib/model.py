@@ -307,7 +307,7 @@ class CodecLM(nn.Module):
         return torch.stack([head(y[:, k]) for k, head in enumerate(self.fast_heads)], dim=1)
 
     # -- sampling ------------------------------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample_frame(self, h: Tensor, temperature: float, top_p: float, generators: list[torch.Generator]) -> Tensor:
         """Fast AR with its own KV cache over the 8 codebooks: (B, d) -> (B, 8) codes.
 
