@@ -156,15 +156,10 @@ def _tokenizer_report(ws, figs: Path) -> None:
 
 
 def _lm_report(ws, figs: Path) -> None:
-    from .probes import lm_generation_report, lm_teacher_forced_report
+    from .probes import cached_lm_report
     from .train import pretrain_path
 
-    path = ws.cache / f"lm_report-{pretrain_path(ws).stem}.json"
-    if not path.exists():
-        report = lm_teacher_forced_report(ws, pretrain_path(ws))
-        report["generation"] = lm_generation_report(ws, pretrain_path(ws))
-        atomic_write_json(path, report)
-    atomic_write_json(figs / "lm_report.json", json.loads(path.read_text()))
+    atomic_write_json(figs / "lm_report.json", cached_lm_report(ws, pretrain_path(ws)))
 
 
 def _training_curves(ws, figs: Path) -> None:

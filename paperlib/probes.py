@@ -167,3 +167,56 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
         out[f"{label}_WER"] = corpus_wer(refs, hyps)
         out[f"{label}_temperature"] = temperature
     return out
+
+
+def cached_lm_report(ws, lm_path) -> dict:
+    """Teacher-forced report + free-running generation report of a pretrained LM, cached by checkpoint."""
+    import json
+
+    from .utils import atomic_write_json
+
+    path = ws.cache / f"lm_report-{lm_path.stem}.json"
+    if not path.exists():
+        report = lm_teacher_forced_report(ws, lm_path)
+        report["generation"] = lm_generation_report(ws, lm_path)
+        atomic_write_json(path, report)
+    return json.loads(path.read_text())
+
+
+def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vctk_pool", smoothing: float = 5.0) -> dict:
+    """How predictable are the codec's codes, without any LM? Per codebook, on held-out ``test`` with counts
+    from ``train`` (add-``smoothing`` towards the unigram): cross-entropy (nats) of the unigram, of
+    P(code | previous code of the same codebook) and of P(code | content token of the same frame), and how
+    often a code repeats between consecutive frames. Uniform = log(codebook size)."""
+    def stack(name):
+        toks = ws.tokens(name)
+        return (np.concatenate([t["content"].long().numpy() for t in toks.values()]),
+                [t["acoustic"].long().numpy() for t in toks.values()])
+
+    content_tr, acoustic_tr = stack(train)
+    content_te, acoustic_te = stack(test)
+    size = int(np.prod(ws.cfg.codec.fsq_levels))
+    vocab = ws.content_encoder().vocab_size
+    a_tr, a_te = np.concatenate(acoustic_tr), np.concatenate(acoustic_te)
+    pairs = lambda utts, k: (np.concatenate([u[:-1, k] for u in utts]), np.concatenate([u[1:, k] for u in utts]))
+    out = {"uniform_ce": float(np.log(size)), "train": train, "test": test, "codebooks": []}
+    for k in range(a_tr.shape[1]):
+        unigram = np.bincount(a_tr[:, k], minlength=size) + 1.0
+        unigram /= unigram.sum()
+
+        def conditional(context_tr, target_tr, n_context):
+            counts = np.zeros((n_context, size))
+            np.add.at(counts, (context_tr, target_tr), 1)
+            return (counts + smoothing * unigram) / (counts.sum(1, keepdims=True) + smoothing)
+
+        prev_tr, next_tr = pairs(acoustic_tr, k)
+        prev_te, next_te = pairs(acoustic_te, k)
+        by_prev = conditional(prev_tr, next_tr, size)
+        by_content = conditional(content_tr, a_tr[:, k], vocab)
+        out["codebooks"].append({
+            "unigram_ce": float(-np.log(unigram[a_te[:, k]]).mean()),
+            "previous_code_ce": float(-np.log(by_prev[prev_te, next_te]).mean()),
+            "content_token_ce": float(-np.log(by_content[content_te, a_te[:, k]]).mean()),
+            "repeat_rate": float((prev_te == next_te).mean()),
+        })
+    return out
