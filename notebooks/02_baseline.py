@@ -74,6 +74,8 @@ if lm_report_path.exists():
     ax.set_title(f"Teacher-forced Fast-AR accuracy (d = {lm_report['delay']})")
     save_figure(fig, "fig_lm_generalisation", scale)
     display((100 * acc).round(1))
+    if "generation" in lm_report:      # free-running generation of held-out speech: the go/no-go number
+        display(pd.Series(lm_report["generation"], name="free-running generation (held-out libri trials)"))
 
 # %% [markdown]
 # ## Prompt strategies (baseline, no finetuning)
