@@ -32,6 +32,24 @@ def test_tables_written(smoke_paper):
     assert 0 <= original["UAR"]["ci_low"] <= original["UAR"]["value"] <= original["UAR"]["ci_high"] <= 100
 
 
+def test_lm_report_and_code_statistics(smoke_paper):
+    import math
+
+    from paperlib.probes import acoustic_code_statistics
+    from paperlib.stages import Workspace
+
+    report = json.loads((smoke_paper / "lm_report.json").read_text())
+    gen = report["generation"]
+    assert gen["n_utts"] > 0 and gen["prompt"] == "vctk-1fix"
+    assert all(0 <= gen[k] for k in ("sampled_WER", "greedy_WER", "codec_resynthesis_WER"))
+    assert len(report["vctk_pool"]["accuracy"]) == 8
+    stats = acoustic_code_statistics(Workspace("smoke"))
+    assert len(stats["codebooks"]) == 8
+    for cb in stats["codebooks"]:
+        assert 0 <= cb["repeat_rate"] <= 1
+        assert all(math.isfinite(cb[k]) and cb[k] > 0 for k in ("unigram_ce", "previous_code_ce", "content_token_ce"))
+
+
 def test_cli_anonymizes_stereo_44k(smoke_paper, tmp_path):
     src = write_wav(tmp_path / "user.wav", seconds=1.5, sr=44100, channels=2)
     out = run_py("-m", "paperlib", "anonymize", str(src), "-o", str(tmp_path / "anon.wav"), "--scale", "smoke",
