@@ -204,6 +204,10 @@ class ScaleConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seeds: tuple[int, ...] = (0, 1, 2)
+    # what `python -m paperlib.pipeline` runs by default (not part of any cache key): the EER-S attacker,
+    # and which tables get the seeds beyond the first (empty = every table)
+    pipeline_eer_s: bool = True
+    pipeline_extra_seed_tables: tuple[str, ...] = ()
     corpora: dict = field(default_factory=dict)   # full scale: local paths of real corpora
 
 
@@ -251,7 +255,9 @@ def preset(scale: str = "mini") -> ScaleConfig:
     elif scale == "mini":
         # the paper finetunes 5 epochs at lr 1e-4 on ~25k pairs; MiniVPC has 1.4k pairs and 2 epochs keep one
         # ablation finetune under 3 CPU minutes, so the fewer steps get a larger lr
-        cfg = apply_overrides(cfg, {"finetune": dict(epochs=2, lr=3e-4)})
+        # CPU budget (README): 3 seeds for Table 2 only, no EER-S (about +5 CPU-minutes per system)
+        cfg = apply_overrides(cfg, {"finetune": dict(epochs=2, lr=3e-4), "pipeline_eer_s": False,
+                                    "pipeline_extra_seed_tables": ["table2"]})
     elif scale == "full":
         cfg = apply_overrides(cfg, {
             "lm": dict(d_model=768, n_layers=12, n_heads=12, fast_layers=4, fast_d_model=768, content_vocab=8192,

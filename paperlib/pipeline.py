@@ -59,9 +59,10 @@ def _run_parallel(scale: str, jobs: list[tuple[str, int]], eer_s: bool, workers:
             print(f"done: {done}", flush=True)
 
 
-def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer_s: bool = True,
+def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer_s: bool | None = None,
         workers: int = 2, keys: list[str] | None = None, tables_only: bool = False) -> Path:
-    """``keys`` limits which rows get the extra ``seeds`` (the others keep what is cached, seed 0 first)."""
+    """``keys`` limits which rows get the extra ``seeds`` (the others keep what is cached, seed 0 first).
+    ``eer_s`` / ``keys`` default to the scale's ``pipeline_eer_s`` / ``pipeline_extra_seed_tables``."""
     from .stages import Workspace
     from .systems import list_systems, load_system, run_system, system_dir, system_hash
     from .tables import aggregate, write_table
@@ -71,6 +72,9 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     ws = Workspace(scale)
     figs = paths.ensure(paths.figures_dir(scale))
     seeds = seeds if seeds is not None else list(ws.cfg.seeds)
+    eer_s = ws.cfg.pipeline_eer_s if eer_s is None else eer_s
+    if keys is None and ws.cfg.pipeline_extra_seed_tables:
+        keys = [key for table in ws.cfg.pipeline_extra_seed_tables for key in list_systems(table)]
     timings = {}
 
     def timed(name, fn):
@@ -184,13 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
     parser.add_argument("--seeds", type=int, nargs="*", default=None, help="default: the scale's seeds")
     parser.add_argument("--only", choices=["table1", "table2", "prompts", "demo"], default=None)
-    parser.add_argument("--no-eer-s", action="store_true", help="skip the semi-informed attacker (faster)")
+    eer = parser.add_mutually_exclusive_group()
+    eer.add_argument("--eer-s", dest="eer_s", action="store_const", const=True, default=None,
+                     help="run the semi-informed attacker (default: the scale's pipeline_eer_s; off at mini)")
+    eer.add_argument("--no-eer-s", dest="eer_s", action="store_const", const=False,
+                     help="skip the semi-informed attacker (faster)")
     parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded system workers")
-    parser.add_argument("--keys", nargs="*", help="rows (e.g. table2/7_exp7_aco) that get seeds beyond the first")
+    parser.add_argument("--keys", nargs="*", help="rows (e.g. table2/7_exp7_aco) that get seeds beyond the first "
+                                                  "(default: the scale's pipeline_extra_seed_tables; mini: Table 2)")
     parser.add_argument("--tables-only", action="store_true",
                         help="do not run systems; build tables/figures from the results already cached")
     args = parser.parse_args(argv)
-    figs = run(args.scale, args.seeds, args.only, eer_s=not args.no_eer_s, workers=args.workers, keys=args.keys,
+    figs = run(args.scale, args.seeds, args.only, eer_s=args.eer_s, workers=args.workers, keys=args.keys,
                tables_only=args.tables_only)
     print(f"results in {figs}")
     return 0
