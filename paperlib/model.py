@@ -67,9 +67,10 @@ def _rope_tables(half: int, n_positions: int, base: float, device: torch.device)
     tables = _ROPE_TABLES.get(key)
     if tables is None or tables[0].shape[0] < n_positions:
         size = max(n_positions, 2 * tables[0].shape[0] if tables is not None else 4096)
-        freqs = torch.exp(-math.log(base) * torch.arange(half, device=device, dtype=torch.float32) / half)
-        angles = torch.arange(size, device=device, dtype=torch.float32)[:, None] * freqs
-        tables = _ROPE_TABLES[key] = (angles.cos(), angles.sin())
+        with torch.inference_mode(False):   # ordinary tensors, usable by training after inference created them
+            freqs = torch.exp(-math.log(base) * torch.arange(half, device=device, dtype=torch.float32) / half)
+            angles = torch.arange(size, device=device, dtype=torch.float32)[:, None] * freqs
+            tables = _ROPE_TABLES[key] = (angles.cos(), angles.sin())
     return tables
 
 

@@ -128,3 +128,14 @@ def test_export_has_baseline_parameters(smoke_ws, tmp_path):
     tuned = export_anonymizer(tuned_path)                            # ...which the export drops
     assert {k: v.shape for k, v in base.items()} == {k: v.shape for k, v in tuned.items()}
     assert any(not torch.equal(base[k], tuned[k]) for k in base)     # and it did change the weights
+
+
+def test_rope_tables_made_under_inference_mode_still_train():
+    from paperlib.model import _ROPE_TABLES, rope
+
+    _ROPE_TABLES.clear()
+    with torch.inference_mode():                 # generation first (e.g. a notebook), training afterwards
+        rope(torch.randn(1, 2, 3, 8), torch.arange(3)[None])
+    x = torch.randn(1, 2, 5, 8, requires_grad=True)
+    rope(x, torch.arange(5)[None]).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
