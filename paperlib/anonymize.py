@@ -215,6 +215,16 @@ def prompt_tokens(ws) -> dict[str, dict[str, Tensor]]:
     return tokens
 
 
+def anonymize_codes(parts: AnonymizerParts, cfg: InferenceConfig, utts: list[Utterance], contents: list[Tensor],
+                    pools: dict, ptoks: dict[str, dict[str, Tensor]], seed: int) -> list[Tensor]:
+    """Acoustic codes of a batch of source utterances, prompted and seeded as every anonymized system is:
+    prompt by ``cfg.prompt_strategy``, pseudo-speaker seeded per source speaker, sampling per utterance."""
+    prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed)) for u in utts]
+    speakers = torch.stack([anonymized_speaker(parts, p, cfg.anon_alpha, stable_int(seed, "pseudo", u.speaker))
+                            for p, u in zip(prompts, utts)])
+    return generate(parts.lm, prompts, contents, speakers, cfg, parts.use_sep, [stable_int(seed, u.utt_id) for u in utts])
+
+
 def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, out_dir: Path, seed: int,
                   batch_size: int = 16, desc: str = "") -> Path:
     """Anonymize every utterance of data dir ``name`` into ``out_dir`` (wavs + a Kaldi dir); resumable."""
@@ -231,11 +241,7 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
     todo = [u for u in utts if not is_valid_wav(wav_dir / f"{u.utt_id}.wav")]
     for b in tqdm(range(0, len(todo), batch_size), desc=desc or f"anonymize {name}", unit="batch"):
         chunk = todo[b:b + batch_size]
-        prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed)) for u in chunk]
-        speakers = torch.stack([anonymized_speaker(parts, p, cfg.anon_alpha, stable_int(seed, "pseudo", u.speaker))
-                                for p, u in zip(prompts, chunk)])
-        codes = generate(parts.lm, prompts, [src_tokens[u.utt_id]["content"] for u in chunk], speakers, cfg,
-                         parts.use_sep, [stable_int(seed, u.utt_id) for u in chunk])
+        codes = anonymize_codes(parts, cfg, chunk, [src_tokens[u.utt_id]["content"] for u in chunk], pools, ptoks, seed)
         for u, c in zip(chunk, codes):
             wav = parts.codec.decode_to_wav(c)
             peak = np.abs(wav).max() + 1e-9

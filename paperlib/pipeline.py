@@ -153,10 +153,10 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
 def _tokenizer_report(ws, figs: Path) -> None:
     from .probes import tokenizer_report
 
-    path = ws.cache / f"tokenizer_report-{ws.tokens_key()}.json"
-    if not path.exists():
-        atomic_write_json(path, tokenizer_report(ws))
-    atomic_write_json(figs / "tokenizer_report.json", json.loads(path.read_text()))
+    from .utils import cached_json
+
+    report = cached_json(ws.cache / f"tokenizer_report-{ws.tokens_key()}.json", lambda: tokenizer_report(ws))
+    atomic_write_json(figs / "tokenizer_report.json", report)
 
 
 def _lm_report(ws, figs: Path) -> None:

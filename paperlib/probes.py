@@ -134,10 +134,8 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
     is the ceiling. A cheap go/no-go check before the tables are run."""
     from dataclasses import replace
 
-    from .anonymize import anonymized_speaker, generate, load_parts, make_prompt, prompt_pools, prompt_tokens
-    from .pairs import prompt_for
+    from .anonymize import anonymize_codes, load_parts, prompt_pools, prompt_tokens
     from .stages import aligned_acoustic_codes
-    from .utils import stable_int
 
     parts = load_parts(ws, lm_path, use_sep=False)
     ev = Evaluator(ws)
@@ -153,16 +151,12 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
             content[u.utt_id], acoustic = aligned_acoustic_codes(parts.codec, feats[u.utt_id], toks[u.utt_id]["content"])
             codec_codes.append(acoustic.long())
     base = ws.cfg.inference
-    prompts = [make_prompt(ptoks, prompt_for(base.prompt_strategy, u, pools, seed)) for u in utts]
-    speakers = torch.stack([anonymized_speaker(parts, p, base.anon_alpha, stable_int(seed, "pseudo", u.speaker))
-                            for p, u in zip(prompts, utts)])
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
     out["codec_resynthesis_WER"] = corpus_wer(refs, ev.transcribe([parts.codec.decode_to_wav(c) for c in codec_codes]))
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
         cfg = replace(base, temperature=temperature)
-        codes = generate(parts.lm, prompts, [content[u.utt_id] for u in utts], speakers, cfg, False,
-                         [stable_int(seed, u.utt_id) for u in utts])
+        codes = anonymize_codes(parts, cfg, utts, [content[u.utt_id] for u in utts], pools, ptoks, seed)
         hyps = ev.transcribe([parts.codec.decode_to_wav(c) for c in codes])
         out[f"{label}_WER"] = corpus_wer(refs, hyps)
         out[f"{label}_temperature"] = temperature
@@ -171,16 +165,10 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
 
 def cached_lm_report(ws, lm_path) -> dict:
     """Teacher-forced report + free-running generation report of a pretrained LM, cached by checkpoint."""
-    import json
+    from .utils import cached_json
 
-    from .utils import atomic_write_json
-
-    path = ws.cache / f"lm_report-{lm_path.stem}.json"
-    if not path.exists():
-        report = lm_teacher_forced_report(ws, lm_path)
-        report["generation"] = lm_generation_report(ws, lm_path)
-        atomic_write_json(path, report)
-    return json.loads(path.read_text())
+    return cached_json(ws.cache / f"lm_report-{lm_path.stem}.json", lambda: {
+        **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path)})
 
 
 def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vctk_pool", smoothing: float = 5.0) -> dict:

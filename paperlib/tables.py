@@ -115,14 +115,16 @@ def update_readme(scale: str = "mini") -> bool:
     if lm_report.exists():
         r = json.loads(lm_report.read_text())
         pct = lambda name: " / ".join(f"{100 * a:.1f}" for a in r[name]["accuracy"])
-        parts += [f"**Codec LM generalisation** (teacher-forced Fast-AR accuracy per codebook 0-7, d = {r['delay']}; "
-                  f"chance {100 * np.exp(-r['uniform_ce']):.1f}%): own pretraining utterances {pct('train_pretrain')}; "
-                  f"held-out speakers and sentences (vctk_pool) {pct('vctk_pool')}."
-                  + (f" Free-running generation of {r['generation']['n_utts']} held-out libri trial utterances "
-                     f"({r['generation']['prompt']} prompt, d = {r['generation']['delay']}): WER "
-                     f"{r['generation']['sampled_WER']:.1f} sampled (T = {r['generation']['sampled_temperature']}), "
-                     f"{r['generation']['greedy_WER']:.1f} greedy; codec resynthesis of the same utterances "
-                     f"{r['generation']['codec_resynthesis_WER']:.1f}." if "generation" in r else ""), ""]
+        line = (f"**Codec LM generalisation** (teacher-forced Fast-AR accuracy per codebook 0-7, d = {r['delay']}; "
+                f"chance {100 * np.exp(-r['uniform_ce']):.1f}%): own pretraining utterances {pct('train_pretrain')}; "
+                f"held-out speakers and sentences (vctk_pool) {pct('vctk_pool')}.")
+        if "generation" in r:
+            g = r["generation"]
+            line += (f" Free-running generation of {g['n_utts']} held-out libri trial utterances ({g['prompt']} "
+                     f"prompt, d = {g['delay']}): WER {g['sampled_WER']:.1f} sampled (T = {g['sampled_temperature']}), "
+                     f"{g['greedy_WER']:.1f} greedy; codec resynthesis of the same utterances "
+                     f"{g['codec_resynthesis_WER']:.1f}.")
+        parts += [line, ""]
     bench = paths.benchmarks_dir(scale) / "latency.md"
     if bench.exists():
         parts += ["**Streaming latency / RTF** (1 CPU thread, `make bench`):", "", bench.read_text(), ""]

@@ -8,7 +8,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,6 +34,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
+    """The JSON at ``path``; computed by ``compute()`` and written atomically the first time."""
+    if not path.exists():
+        atomic_write_json(path, compute())
+    return json.loads(path.read_text())
 
 
 def _json_default(obj: Any) -> Any:
