@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(0, len(x), 768):
                 frames += sa.push(x[i:i + 768])
             frames += sa.flush()
-        codes = torch.stack(frames)
+        codes, tokens = torch.stack(frames), torch.tensor(sa.source_tokens)
     else:
         tokens = parts.content_encoder.encode(torch.from_numpy(wav)[None])[0]
         codes = generate(parts.lm, [prompt], [tokens], speaker[None], inf, parts.use_sep, [args.seed])[0]
-    out = parts.codec.decode_to_wav(codes)
+    out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
     save_wav(args.output, out / max(1.0, float(np.abs(out).max()) / 0.95))
     took = time.perf_counter() - start
     print(f"wrote {args.output} ({len(out) / 16000:.2f} s audio, {took:.2f} s, RTF {took / (len(wav) / 16000):.2f})")

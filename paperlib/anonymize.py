@@ -159,6 +159,7 @@ class StreamingAnonymizer:
         lm.slow(x, torch.arange(x.shape[1])[None], torch.ones(1, x.shape[1], dtype=torch.bool))
         self.t = start
         self.pos = x.shape[1]
+        self.source_tokens: list[int] = []
         self.gen = torch.Generator().manual_seed(self.seed)
 
     def _advance(self, content_id: int) -> Tensor | None:
@@ -180,8 +181,10 @@ class StreamingAnonymizer:
         return out
 
     def push(self, chunk: Tensor) -> list[Tensor]:
-        """Feed raw 16 kHz samples; returns the acoustic frames completed by them."""
+        """Feed raw 16 kHz samples; returns the acoustic frames completed by them. The content token of
+        source frame i is ``self.source_tokens[i]`` (a content-conditioned codec decodes frame i with it)."""
         tokens = self.parts.content_encoder.encode(chunk.reshape(1, -1))[0]
+        self.source_tokens.extend(int(tok) for tok in tokens)
         self.n_source = getattr(self, "n_source", 0) + len(tokens)
         return [f for f in (self._advance(int(tok)) for tok in tokens) if f is not None]
 
@@ -243,7 +246,7 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
         chunk = todo[b:b + batch_size]
         codes = anonymize_codes(parts, cfg, chunk, [src_tokens[u.utt_id]["content"] for u in chunk], pools, ptoks, seed)
         for u, c in zip(chunk, codes):
-            wav = parts.codec.decode_to_wav(c)
+            wav = parts.codec.decode_to_wav(c, src_tokens[u.utt_id]["content"][: len(c)])
             peak = np.abs(wav).max() + 1e-9
             save_wav(wav_dir / f"{u.utt_id}.wav", wav * min(1.0, 0.95 / peak))
     out_utts = [Utterance(u.utt_id, u.speaker, wav_dir / f"{u.utt_id}.wav", u.text, u.emotion, u.gender, u.duration)

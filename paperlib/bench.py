@@ -47,8 +47,9 @@ def stream_once(parts, prompt, speaker, inf, wav: torch.Tensor, seed: int = 0) -
             for frame in frames:
                 emitted.append(frame)
                 window = torch.stack(emitted[-ctx:])[None]
+                content = torch.tensor(sa.source_tokens[len(emitted) - window.shape[1]:len(emitted)])[None]
                 with torch.no_grad():
-                    feats = codec.decode(window)[0, -1:].numpy()
+                    feats = codec.decode(window, content=content)[0, -1:].numpy()
                 synthesize_features(feats, codec.cfg)          # the 48 ms of audio this frame releases
             took = time.perf_counter() - start
             per_chunk.append(took)

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from .utils import HASH_ONLY_IF_CHANGED
+
 SCALES = ("smoke", "mini", "full")
 EMOTIONS = ("ang", "hap", "neu", "sad")
 
@@ -61,6 +63,18 @@ class CodecConfig:
     fsq_levels: tuple[int, ...] = (5, 5, 5)      # 125 codes per codebook
     latent_dim: int = 64
     quantizer_dropout: float = 0.5      # fraction of a batch decoded from a random number of first stages
+    # semantic distillation (as SpeechTokenizer / Mimi distil a speech model into their first codebook, here
+    # supervised by the generator's text): CTC on characters from the first ``semantic_stages`` residual
+    # stages through a small causal head (training only), so codebook 0 carries phone identity, which the LM
+    # can predict from content tokens. 0 = off.
+    semantic_weight: float = field(default=0.0, metadata=HASH_ONLY_IF_CHANGED)
+    semantic_stages: int = field(default=1, metadata=HASH_ONLY_IF_CHANGED)
+    # content-conditioned codec (a mini-scale concession, see README): encoder and decoder also read the
+    # frozen content tokens of each frame, so the acoustic codes need only carry what the content tokens do
+    # not (speaker, prosody, emotion) and the LM's job shrinks to predicting that. The paper's codec
+    # decodes acoustic codes alone (False). ``content_levels`` is set from the content encoder by the builder.
+    content_conditioned: bool = field(default=False, metadata=HASH_ONLY_IF_CHANGED)
+    content_levels: tuple[int, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
     # per-feature weights on the normalised features (encoder input and loss): intelligibility lives in F0 and
     # the low-order envelope. Measured on libri_test with linear (PCA-24) reconstructions: WER 62 unweighted,
     # 31 with these weights (copy-synthesis 25).
@@ -91,6 +105,11 @@ class ContentConfig:
     lr: float = 2e-3
     left_context_frames: int = 64               # sliding window used when streaming
     seed: int = 0
+    # frame-level target besides CTC (the paper's encoder regresses a speech model's frames plus an ASR loss):
+    # predict each frame's speaker-normalised mel-cepstrum c1..c_n (4 x 12 ms per token frame) from the
+    # token, so tokens describe the frame's phonetics where they occur rather than CTC spikes. 0 = off.
+    frame_target_weight: float = field(default=0.0, metadata=HASH_ONLY_IF_CHANGED)
+    frame_target_mcep: int = field(default=16, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass

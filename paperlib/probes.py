@@ -29,15 +29,19 @@ def _mcd(a: np.ndarray, b: np.ndarray, n_mcep: int) -> float:
 
 
 def codec_report(ws) -> dict:
+    from .stages import aligned_acoustic_codes
+
     ev = Evaluator(ws)
     codec, cfg = ws.codec(), ws.cfg.codec
     out = {}
     resynth, copy, mcds = {}, {}, []
     for name in LIBRI_DIRS:
-        feats = ws.world_features(name)
+        feats, toks = ws.world_features(name), ws.tokens(name)
         for utt, f in feats.items():
+            content, codes = aligned_acoustic_codes(codec, f, toks[utt]["content"])
+            f = f[: len(codes)]
             with torch.no_grad():
-                dec = codec.decode(codec.encode(torch.from_numpy(f)[None]))[0].numpy()
+                dec = codec.decode(codes[None].long(), content=content[None].long())[0].numpy()
             resynth[(name, utt)] = synthesize_features(dec, cfg)
             copy[(name, utt)] = synthesize_features(f, cfg)
             mcds.append(_mcd(f, dec, cfg.n_mcep))
@@ -127,7 +131,7 @@ def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> d
 
 
 @torch.no_grad()
-def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
+def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: tuple[int, ...] = ()) -> dict:
     """Free-running generation of held-out LibriSpeech-like trial speech (unseen speakers and sentences),
     prompted as the baseline anonymizer is (vctk-1fix, anonymized speaker vector), then decoded and
     transcribed: WER at the inference temperature and greedy. Codec resynthesis of the same utterances
@@ -153,13 +157,18 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
     base = ws.cfg.inference
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
-    out["codec_resynthesis_WER"] = corpus_wer(refs, ev.transcribe([parts.codec.decode_to_wav(c) for c in codec_codes]))
+    contents = [content[u.utt_id] for u in utts]
+    out["codec_resynthesis_WER"] = corpus_wer(refs, ev.transcribe([parts.codec.decode_to_wav(c, t) for c, t in
+                                                                   zip(codec_codes, contents)]))
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
         cfg = replace(base, temperature=temperature)
-        codes = anonymize_codes(parts, cfg, utts, [content[u.utt_id] for u in utts], pools, ptoks, seed)
-        hyps = ev.transcribe([parts.codec.decode_to_wav(c) for c in codes])
+        codes = anonymize_codes(parts, cfg, utts, contents, pools, ptoks, seed)
+        hyps = ev.transcribe([parts.codec.decode_to_wav(c, t[: len(c)]) for c, t in zip(codes, contents)])
         out[f"{label}_WER"] = corpus_wer(refs, hyps)
         out[f"{label}_temperature"] = temperature
+        for k in stages:        # the same generated codes decoded from their first k residual stages only
+            hyps = ev.transcribe([parts.codec.decode_to_wav(c, t[: len(c)], n_stages=k) for c, t in zip(codes, contents)])
+            out[f"{label}_WER_first_{k}_stages"] = corpus_wer(refs, hyps)
     return out
 
 
@@ -207,4 +216,97 @@ def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vct
             "content_token_ce": float(-np.log(by_content[content_te, a_te[:, k]]).mean()),
             "repeat_rate": float((prev_te == next_te).mean()),
         })
+    return out
+
+
+def content_decodability(ws, lookaheads: tuple[int, ...] = (0, 3), n_utts: int = 24, steps: int = 1500,
+                         seed: int = 0) -> dict:
+    """How much of what is said the content tokens alone carry, frame by frame: a small causal conv net
+    trained (on the pretraining role) to map each frame's content token, seen ``L`` frames ahead, to the
+    codec's WORLD features, then WER of its output on held-out libri trial utterances. Every acoustic
+    token the LM generates is in effect a function of these tokens plus speaker and history, so this is
+    a rough ceiling for a deterministic content -> acoustics mapping (no speaker prompt, averaged prosody)."""
+    import torch.nn.functional as F
+    from torch import nn
+    from tqdm import tqdm
+
+    from .tokenizers import CausalConv, ResStack, feature_weights
+    from .train_tokenizers import CROP_FRAMES, warmup_cosine_lr
+
+    enc, cfg = ws.content_encoder(), ws.cfg.codec
+
+    def aligned(name, utts):
+        feats, content = ws.world_features(name), ws.content_tokens(name)
+        return [(feats[u][: min(len(feats[u]), len(content[u]))], content[u][: len(feats[u])].long()) for u in utts]
+
+    train = aligned("train_pretrain", sorted(ws.world_features("train_pretrain")))
+    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
+    test, refs = [], []
+    for name in trial_dirs:
+        utts = sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]
+        test += aligned(name, [u.utt_id for u in utts])
+        refs += [u.text for u in utts]
+    allf = torch.from_numpy(np.concatenate([f for f, _ in train]))
+    mean, std = allf.mean(0), allf.std(0) + 1e-3
+    weight = torch.from_numpy(feature_weights(cfg))
+    ev = Evaluator(ws)
+    out = {"n_utts": len(test), "steps": steps}
+    for lookahead in lookaheads:
+        torch.manual_seed(seed)
+        net = nn.Sequential(CausalConv(len(enc.cfg.fsq_levels), 256, 3), ResStack(256, 4), nn.Conv1d(256, allf.shape[1], 1))
+
+        def predict(content: torch.Tensor) -> torch.Tensor:       # (B, T) ids -> (B, T, F) normalised
+            x = enc.fsq.quantized_from_codes(content)
+            if lookahead:
+                x = torch.cat([x[:, lookahead:], x[:, -1:].expand(-1, lookahead, -1)], 1)
+            return net(x.transpose(1, 2)).transpose(1, 2)
+
+        opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
+        for step in tqdm(range(steps), desc=f"content-only decoder L={lookahead}", leave=False):
+            rng = np.random.default_rng([seed, step])
+            feats, contents = [], []
+            for i in rng.integers(0, len(train), 16):
+                f, c = train[i]
+                start = int(rng.integers(0, max(1, len(f) - CROP_FRAMES)))
+                pad = CROP_FRAMES - len(f[start:start + CROP_FRAMES])
+                feats.append(np.pad(f[start:start + CROP_FRAMES], ((0, pad), (0, 0)), mode="edge"))
+                crop = c[start:start + CROP_FRAMES]
+                contents.append(torch.cat([crop, crop[-1:].expand(pad)]))
+            for group in opt.param_groups:
+                group["lr"] = warmup_cosine_lr(2e-3, step, steps)
+            target = (torch.from_numpy(np.stack(feats)) - mean) / std * weight
+            loss = F.mse_loss(predict(torch.stack(contents)), target)
+            opt.zero_grad(); loss.backward(); opt.step()
+        with torch.no_grad():
+            wavs = [synthesize_features((predict(c[None])[0] / weight * std + mean).numpy(), cfg) for _, c in test]
+        out[f"lookahead_{lookahead}"] = {"WER": corpus_wer(refs, ev.transcribe(wavs)), "train_mse": loss.item()}
+    return out
+
+
+def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24) -> dict:
+    """WER of codec resynthesis of held-out libri trial utterances decoded from the first k residual stages
+    (k = 0: a content-conditioned codec's content tokens alone), and with every utterance's codes replaced
+    by another utterance's (other speaker and sentence; tiled to length): a codec whose decoder leans on
+    the content tokens stays intelligible then, one that needs the codes to be right does not."""
+    from .stages import aligned_acoustic_codes
+
+    codec, ev = ws.codec(), Evaluator(ws)
+    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
+    items, refs = [], []
+    for name in trial_dirs:
+        feats, content = ws.world_features(name), ws.content_tokens(name)
+        for u in sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]:
+            items.append(aligned_acoustic_codes(codec, feats[u.utt_id], content[u.utt_id]))
+            refs.append(u.text)
+    ks = tuple(stages) + ((0,) if codec.cfg.content_conditioned else ())
+    out = {"n_utts": len(items)}
+    for k in ks:
+        wavs = [codec.decode_to_wav(codes, content, n_stages=k) for content, codes in items]
+        out[f"stages_{k}"] = corpus_wer(refs, ev.transcribe(wavs))
+    shift = len(items) // 2 + 1           # the other half of the list: other speaker, other sentence
+    swapped = []
+    for i, (content, _) in enumerate(items):
+        other = items[(i + shift) % len(items)][1]
+        swapped.append(codec.decode_to_wav(other.repeat(-(-len(content) // len(other)), 1)[: len(content)], content))
+    out["other_utterance_codes"] = corpus_wer(refs, ev.transcribe(swapped))
     return out

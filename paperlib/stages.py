@@ -74,19 +74,47 @@ class Workspace:
         return {u: t.float().numpy() for u, t in state.items()}
 
     # -- tokenizers --------------------------------------------------------------------------------------
+    @property
+    def codec_cfg(self):
+        """The codec config as built: a content-conditioned codec gets the content encoder's FSQ levels."""
+        from dataclasses import replace
+
+        cfg = self.cfg.codec
+        return replace(cfg, content_levels=tuple(self.cfg.content.fsq_levels)) if cfg.content_conditioned else cfg
+
     def codec_path(self) -> Path:
-        return self.cache / f"codec-{config_hash(self.cfg.codec)}.pt"
+        # a content-conditioned codec depends on the content encoder too
+        key = config_hash(self.codec_cfg, self.cfg.content) if self.cfg.codec.content_conditioned else config_hash(self.cfg.codec)
+        return self.cache / f"codec-{key}.pt"
 
     @functools.lru_cache(maxsize=None)
     def codec(self) -> WorldCodec:
         path = self.codec_path()
         state = load_checkpoint(path)
         if state is None or state.get("step", 0) < self.cfg.codec.steps:
-            feats = self.world_features("train_pretrain")
-            return train_codec(list(feats.values()), self.cfg.codec, path)
-        model = WorldCodec(self.cfg.codec)
+            feats, utts = self.world_features("train_pretrain"), self.data("train_pretrain").utts
+            contents = None
+            if self.cfg.codec.content_conditioned:
+                content = self.content_tokens("train_pretrain")
+                feats = {u: f[: len(content[u])] for u, f in feats.items()}
+                contents = [content[u][: len(feats[u])].numpy() for u in feats]
+            return train_codec(list(feats.values()), self.codec_cfg, path, texts=[utts[u].text for u in feats],
+                               contents=contents)
+        model = WorldCodec(self.codec_cfg)
         model.load_state_dict(state["model"])
         return model.eval()
+
+    def content_tokens(self, name: str) -> dict[str, torch.Tensor]:
+        """utt -> (T,) content tokens (what the content encoder alone gives; cached)."""
+        path = self.cache / "tokens" / f"{name}-content-{config_hash(self.cfg.content)}.pt"
+        state = load_checkpoint(path)
+        if state is None:
+            enc = self.content_encoder()
+            with torch.no_grad():
+                state = {utt: enc.encode(torch.from_numpy(wav)[None])[0].short()
+                         for utt, wav in tqdm(self.wavs(name).items(), desc=f"content tokens {name}")}
+            save_checkpoint(path, state)
+        return state
 
     def content_path(self) -> Path:
         return self.cache / f"content-{config_hash(self.cfg.content)}.pt"
@@ -97,10 +125,29 @@ class Workspace:
         state = load_checkpoint(path)
         if state is None or state.get("step", 0) < self.cfg.content.steps:
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
-            return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs], self.cfg.content, path)
+            targets = self._content_frame_targets() if self.cfg.content.frame_target_weight > 0 else None
+            return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs], self.cfg.content, path,
+                                         targets=None if targets is None else [targets[u] for u in wavs])
         model = ContentEncoder(self.cfg.content)
         model.load_state_dict(state["model"])
         return model.eval()
+
+    def _content_frame_targets(self) -> dict[str, np.ndarray]:
+        """Frame targets of the content encoder (ContentConfig.frame_target_*) for train_pretrain, standardised
+        per speaker: what is left is mostly what is said, not who says it."""
+        from .tokenizers import frame_targets
+
+        d, world = self.data("train_pretrain"), self.world_features("train_pretrain")
+        raw = {u: frame_targets(f, self.cfg.codec, self.cfg.content.frame_target_mcep) for u, f in world.items()}
+        by_speaker: dict[str, list[str]] = {}
+        for u in raw:
+            by_speaker.setdefault(d.utts[u].speaker, []).append(u)
+        out = {}
+        for utts in by_speaker.values():
+            stacked = np.concatenate([raw[u] for u in utts])
+            mean, std = stacked.mean(0), stacked.std(0) + 1e-3
+            out.update({u: (raw[u] - mean) / std for u in utts})
+        return out
 
     def speaker_path(self) -> Path:
         return self.cache / f"spkenc-{config_hash(self.cfg.speaker)}.pt"
@@ -126,15 +173,14 @@ class Workspace:
         state = load_checkpoint(path)
         if state is not None:
             return state
-        wavs = self.wavs(name)
-        enc, spk = self.content_encoder(), self.speaker_encoder()
+        wavs, content = self.wavs(name), self.content_tokens(name)
+        spk = self.speaker_encoder()
         feats = self.world_features(name) if name in ACOUSTIC_DIRS else None
         codec = self.codec() if feats is not None else None
         state = {}
         with torch.no_grad():
             for utt, wav in tqdm(wavs.items(), desc=f"tokenize {name}"):
-                x = torch.from_numpy(wav)[None]
-                item = {"content": enc.encode(x)[0].short(), "speaker": spk(x)[0]}
+                item = {"content": content[utt], "speaker": spk(torch.from_numpy(wav)[None])[0]}
                 if codec is not None:
                     item["content"], item["acoustic"] = aligned_acoustic_codes(codec, feats[utt], item["content"])
                 state[utt] = item
@@ -153,9 +199,11 @@ class Workspace:
 def aligned_acoustic_codes(codec: WorldCodec, features: np.ndarray, content: torch.Tensor
                            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Codec-encode one utterance's WORLD features; trim content (T,) and acoustic (T, 8) to the shorter."""
-    acoustic = codec.encode(torch.from_numpy(features)[None])[0].short()
-    n = min(len(content), len(acoustic))
-    return content[:n], acoustic[:n]
+    n = min(len(content), len(features))
+    content = content[:n]
+    acoustic = codec.encode(torch.from_numpy(features[:n])[None],
+                            content[None].long() if codec.cfg.content_conditioned else None)[0].short()
+    return content, acoustic
 
 
 def _features_worker(args) -> np.ndarray:

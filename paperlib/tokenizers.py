@@ -183,21 +183,27 @@ class ResidualFSQ(nn.Module):
         self.proj_in = nn.ModuleList([nn.Linear(dim, len(levels)) for _ in range(n_stages)])
         self.proj_out = nn.ModuleList([nn.Linear(len(levels), dim) for _ in range(n_stages)])
 
+    def stages(self, z: Tensor) -> tuple[list[Tensor], Tensor]:
+        """z (B, T, D) -> (the quantized contribution of each stage, codes (B, T, n_stages))."""
+        residual, parts, codes = z, [], []
+        for pin, pout in zip(self.proj_in, self.proj_out):
+            q, c = self.fsq(pin(residual))
+            parts.append(pout(q))
+            codes.append(c)
+            residual = residual - parts[-1]
+        return parts, torch.stack(codes, dim=-1)
+
     def forward(self, z: Tensor, n_active: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """z (B, T, D) -> (reconstruction from the first ``n_active`` (B,) stages, codes (B, T, n_stages))."""
-        residual, out, codes = z, torch.zeros_like(z), []
-        for k, (pin, pout) in enumerate(zip(self.proj_in, self.proj_out)):
-            q, c = self.fsq(pin(residual))
-            part = pout(q)
-            codes.append(c)
-            if n_active is not None:
-                part = part * (k < n_active).to(z.dtype)[:, None, None]
-            out = out + part
-            residual = residual - part
-        return out, torch.stack(codes, dim=-1)
+        parts, codes = self.stages(z)
+        if n_active is not None:
+            parts = [p * (k < n_active).to(z.dtype)[:, None, None] for k, p in enumerate(parts)]
+        return sum(parts), codes
 
-    def decode(self, codes: Tensor) -> Tensor:
-        return sum(pout(self.fsq.quantized_from_codes(codes[..., k])) for k, pout in enumerate(self.proj_out))
+    def decode(self, codes: Tensor, n_stages: int | None = None) -> Tensor:
+        """Sum of the first ``n_stages`` stages (all by default): quantizer dropout trained the decoder for it."""
+        stages = list(self.proj_out)[: n_stages or len(self.proj_out)]
+        return sum(pout(self.fsq.quantized_from_codes(codes[..., k])) for k, pout in enumerate(stages))
 
 
 class GroupedFSQ(nn.Module):
@@ -216,7 +222,9 @@ class GroupedFSQ(nn.Module):
         q, codes = self.fsq(h)
         return self.proj_out(q.flatten(2)), codes
 
-    def decode(self, codes: Tensor) -> Tensor:
+    def decode(self, codes: Tensor, n_stages: int | None = None) -> Tensor:
+        if n_stages not in (None, self.n_groups):
+            raise ValueError("grouped FSQ decodes from all groups only")
         return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
 
 
@@ -238,6 +246,18 @@ class WorldCodec(nn.Module):
         self.dec_in = nn.Conv1d(cfg.latent_dim, cfg.hidden, 1)
         self.dec = ResStack(cfg.hidden, cfg.layers)
         self.dec_out = nn.Conv1d(cfg.hidden, dim_in, 1)
+        if cfg.content_conditioned:
+            if not cfg.content_levels:
+                raise ValueError("codec.content_conditioned needs codec.content_levels (the content encoder's FSQ levels)")
+            self.content_fsq = FSQ(cfg.content_levels)
+            self.content_to_encoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
+            self.content_to_decoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
+        if cfg.semantic_weight > 0:
+            if cfg.quantizer != "residual":
+                raise ValueError("codec.semantic_weight needs codec.quantizer: residual (it supervises the first stages)")
+            # deliberately weak (one causal conv): the phone identity must be in the codes, not in the head
+            self.semantic_head = nn.Sequential(nn.Conv1d(cfg.latent_dim, 128, 1), nn.GELU(), CausalConv(128, 128, 3),
+                                               nn.GELU(), nn.Conv1d(128, 2 * CTC_VOCAB, 1))
 
     @property
     def codebook_size(self) -> int:
@@ -252,34 +272,74 @@ class WorldCodec(nn.Module):
         """Raw features -> normalised and importance-weighted (the space the codec encodes and its loss)."""
         return (feats - self.feat_mean) / self.feat_std * self.feat_weight
 
-    def _latent(self, feats: Tensor) -> Tensor:
-        return self.enc_out(self.enc(self.enc_in(self.normalize(feats).transpose(1, 2)))).transpose(1, 2)
+    def _content(self, content: Tensor | None, frames: int) -> Tensor | None:
+        """Content tokens (B, T) -> their FSQ digits as (B, n_levels, T) for a content-conditioned codec."""
+        if not self.cfg.content_conditioned:
+            return None
+        if content is None or content.shape[-1] != frames:
+            raise ValueError(f"this codec is content-conditioned: it needs the content token of each of the "
+                             f"{frames} frames (got {None if content is None else tuple(content.shape)})")
+        return self.content_fsq.quantized_from_codes(content.long()).transpose(1, 2)
 
-    def _decode_latent(self, z: Tensor) -> Tensor:
-        return self.dec_out(self.dec(self.dec_in(z.transpose(1, 2)))).transpose(1, 2)
+    def _latent(self, feats: Tensor, content: Tensor | None = None) -> Tensor:
+        x = self.enc_in(self.normalize(feats).transpose(1, 2))
+        digits = self._content(content, feats.shape[1])
+        if digits is not None:
+            x = x + self.content_to_encoder(digits)
+        return self.enc_out(self.enc(x)).transpose(1, 2)
 
-    def encode(self, feats: Tensor) -> Tensor:
-        """(B, T, F) raw features -> (B, T, 8) codes."""
-        return self.quantizer(self._latent(feats))[1]
+    def _decode_latent(self, z: Tensor, content: Tensor | None = None) -> Tensor:
+        x = self.dec_in(z.transpose(1, 2))
+        digits = self._content(content, z.shape[1])
+        if digits is not None:
+            x = x + self.content_to_decoder(digits)
+        return self.dec_out(self.dec(x)).transpose(1, 2)
 
-    def decode(self, codes: Tensor) -> Tensor:
-        """(B, T, 8) codes -> (B, T, F) raw features."""
-        return self._decode_latent(self.quantizer.decode(codes)) / self.feat_weight * self.feat_std + self.feat_mean
+    def encode(self, feats: Tensor, content: Tensor | None = None) -> Tensor:
+        """(B, T, F) raw features [+ (B, T) content tokens if content-conditioned] -> (B, T, 8) codes."""
+        return self.quantizer(self._latent(feats, content))[1]
 
-    def loss(self, feats: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Normalised-feature MSE; with quantizer dropout, part of the batch decodes from the first k stages."""
-        n_active = None
+    def decode(self, codes: Tensor, n_stages: int | None = None, content: Tensor | None = None) -> Tensor:
+        """(B, T, 8) codes -> (B, T, F) raw features (residual codec: optionally from the first n_stages only;
+        a content-conditioned codec also reads the (B, T) content tokens, and n_stages = 0 is content alone)."""
+        z = self.quantizer.decode(codes, n_stages) if n_stages != 0 else codes.new_zeros(
+            *codes.shape[:2], self.cfg.latent_dim, dtype=torch.float32)
+        return self._decode_latent(z, content) / self.feat_weight * self.feat_std + self.feat_mean
+
+    def loss(self, feats: Tensor, generator: torch.Generator | None = None,
+             texts: list[Tensor | None] | None = None, content: Tensor | None = None) -> Tensor:
+        """Normalised-feature MSE; with quantizer dropout, part of the batch decodes from the first k stages.
+        With ``semantic_weight``, plus CTC on characters (``texts``: ids per sample whose crop is the whole
+        utterance, None otherwise) from the sum of the first ``semantic_stages`` stages."""
+        bsz, n_stages = feats.shape[0], self.cfg.n_codebooks
+        n_active = torch.full((bsz,), n_stages)
         if self.cfg.quantizer_dropout > 0:
-            bsz = feats.shape[0]
-            k = torch.randint(1, self.cfg.n_codebooks + 1, (bsz,), generator=generator)
+            # a content-conditioned codec also learns to decode from the content tokens alone (0 stages)
+            k = torch.randint(0 if self.cfg.content_conditioned else 1, n_stages + 1, (bsz,), generator=generator)
             use_all = torch.rand(bsz, generator=generator) >= self.cfg.quantizer_dropout
-            n_active = torch.where(use_all, self.cfg.n_codebooks, k)
-        z, _ = self.quantizer(self._latent(feats), n_active)
-        return F.mse_loss(self._decode_latent(z), self.normalize(feats))
+            n_active = torch.where(use_all, n_stages, k)
+        if self.cfg.quantizer != "residual":
+            z, _ = self.quantizer(self._latent(feats, content))
+            return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+        parts, _ = self.quantizer.stages(self._latent(feats, content))
+        z = sum(p * (k < n_active).to(feats.dtype)[:, None, None] for k, p in enumerate(parts))
+        loss = F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+        labelled = [i for i, t in enumerate(texts or []) if t is not None and len(t) > 0]
+        if self.cfg.semantic_weight > 0 and labelled:
+            coarse = sum(parts[: self.cfg.semantic_stages])[labelled]
+            logits = self.semantic_head(coarse.transpose(1, 2)).transpose(1, 2)
+            logits = logits.reshape(len(labelled), -1, CTC_VOCAB)          # two CTC slots per frame
+            targets = [texts[i] for i in labelled]
+            ctc = F.ctc_loss(logits.log_softmax(-1).transpose(0, 1), torch.cat(targets),
+                             torch.full((len(labelled),), logits.shape[1]), torch.tensor([len(t) for t in targets]),
+                             zero_infinity=True)
+            loss = loss + self.cfg.semantic_weight * ctc
+        return loss
 
-    def decode_to_wav(self, codes: Tensor) -> np.ndarray:
+    def decode_to_wav(self, codes: Tensor, content: Tensor | None = None, n_stages: int | None = None) -> np.ndarray:
+        """(T, 8) codes [+ (T,) content tokens for a content-conditioned codec] -> 16 kHz waveform."""
         with torch.no_grad():
-            feats = self.decode(codes[None].long())[0].numpy()
+            feats = self.decode(codes[None].long(), n_stages, None if content is None else content[None])[0].numpy()
         return synthesize_features(feats, self.cfg)
 
 
@@ -330,6 +390,10 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         # auxiliary CTC straight from the transformer (training only): gets the encoder past the CTC
         # blank plateau quickly; the quantized path must then keep what it learned
         self.ctc_aux = nn.Linear(cfg.hidden, 2 * CTC_VOCAB)
+        if cfg.frame_target_weight > 0:     # training only, like the CTC heads
+            self.frame_in = nn.Linear(len(cfg.fsq_levels), cfg.hidden)
+            self.frame_conv = CausalConv(cfg.hidden, cfg.hidden, 3)
+            self.frame_out = nn.Linear(cfg.hidden, FRAME_TARGET_SLOTS * cfg.frame_target_mcep)
         self.register_buffer("feat_mean", torch.zeros(4 * cfg.n_mels))
         self.register_buffer("feat_std", torch.ones(4 * cfg.n_mels))
 
@@ -361,14 +425,30 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         return self._quantize(mel)[1]
 
     def ctc_logits(self, wav: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """CTC logits through the quantized tokens, auxiliary logits before quantization, and the codes."""
+        """CTC logits through the quantized tokens, auxiliary logits before quantization, and the quantized
+        tokens (B, T, n_levels)."""
         h = self.transformer(self.proj((self.front(wav) - self.feat_mean) / self.feat_std))
-        q, codes = self.fsq(self.to_code(h))
+        q, _ = self.fsq(self.to_code(h))
         x = self.ctc_conv(F.gelu(self.ctc_in(q)).transpose(1, 2)).transpose(1, 2)
         logits = self.ctc_out(F.gelu(x))                       # (B, T, 2 * V): two CTC slots per frame
         aux = self.ctc_aux(h)
         bsz = logits.shape[0]
-        return logits.reshape(bsz, -1, CTC_VOCAB), aux.reshape(bsz, -1, CTC_VOCAB), codes
+        return logits.reshape(bsz, -1, CTC_VOCAB), aux.reshape(bsz, -1, CTC_VOCAB), q
+
+    def frame_prediction(self, q: Tensor) -> Tensor:
+        """Quantized tokens (B, T, n_levels) -> predicted frame targets (B, T, 4 * frame_target_mcep)."""
+        x = self.frame_conv(F.gelu(self.frame_in(q)).transpose(1, 2)).transpose(1, 2)
+        return self.frame_out(F.gelu(x))
+
+
+FRAME_TARGET_SLOTS = 4      # frame targets per token frame (12 ms each, like the mel front end)
+
+
+def frame_targets(world: np.ndarray, codec_cfg: CodecConfig, n_mcep: int) -> np.ndarray:
+    """(T, subframes * feature_dim) WORLD features -> (T, 4 * n_mcep): mel-cepstrum c1..c_n averaged over
+    each quarter of the token frame (not yet speaker-normalised)."""
+    per = world.reshape(len(world), FRAME_TARGET_SLOTS, -1, feature_dim(codec_cfg))
+    return per[..., 3:3 + n_mcep].mean(2).reshape(len(world), -1).astype(np.float32)
 
 
 def text_to_ids(text: str) -> list[int]:

@@ -50,9 +50,20 @@ class EmotionHead(nn.Module):
         self.transformer = Transformer(d_model, 2, max(1, d_model // 64))
         self.out = nn.Linear(d_model, emo_dim)
 
-    def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(hidden.shape[1])[None].expand(hidden.shape[0], -1)
-        return self.out(self.transformer(hidden, positions, key_mask))
+    def forward(self, hidden: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+        """hidden (B, L, D), select (B, L) bool -> (B, L, E); only selected positions are meaningful.
+
+        The head attends causally among the selected slots only, so they are gathered into a compact
+        sequence first (half the length for the Sem/Aco variants) with their original RoPE positions: the
+        same function as masking the full sequence, at a fraction of the cost."""
+        counts = select.sum(1)
+        width = max(1, int(counts.max()))
+        order = torch.argsort((~select).to(torch.int8), dim=1, stable=True)[:, :width]   # selected first, in order
+        compact = hidden.gather(1, order[..., None].expand(-1, -1, hidden.shape[-1]))
+        keep = torch.arange(width)[None] < counts[:, None]
+        pred = self.out(self.transformer(compact, order, keep))
+        full = pred.new_zeros(*hidden.shape[:2], pred.shape[-1])
+        return full.scatter(1, order[..., None].expand(-1, -1, pred.shape[-1]), pred)
 
 
 def emotion_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

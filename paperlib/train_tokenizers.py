@@ -31,7 +31,15 @@ def _resume(model, opt, ckpt_path: Path) -> int:
     return int(state.get("step", 0))
 
 
-def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, ckpt_every: int = 500) -> WorldCodec:
+def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, ckpt_every: int = 500,
+                texts: list[str] | None = None, contents: list[np.ndarray] | None = None) -> WorldCodec:
+    """``texts`` (aligned with ``features``) are needed only for the semantic loss (cfg.semantic_weight),
+    ``contents`` (content tokens, frame-aligned with ``features``) only for a content-conditioned codec."""
+    if cfg.semantic_weight > 0 and (texts is None or len(texts) != len(features)):
+        raise ValueError("codec.semantic_weight > 0 needs one transcript per training utterance")
+    if cfg.content_conditioned and (contents is None or [len(c) for c in contents] != [len(f) for f in features]):
+        raise ValueError("codec.content_conditioned needs the content tokens of every training frame")
+    labels = [torch.tensor(text_to_ids(t)) for t in texts] if cfg.semantic_weight > 0 else None
     torch.manual_seed(cfg.seed)
     codec = WorldCodec(cfg)
     allf = np.concatenate(features)
@@ -42,15 +50,20 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     codec.train()
     for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
-        batch = []
+        batch, crop_texts, crop_contents = [], [], []
         for i in rng.integers(0, len(features), cfg.batch):
             f = features[i]
             start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
             crop = f[start:start + CROP_FRAMES]
             batch.append(np.pad(crop, ((0, CROP_FRAMES - len(crop)), (0, 0)), mode="edge"))
+            if contents is not None:
+                crop_contents.append(np.pad(contents[i][start:start + CROP_FRAMES], (0, CROP_FRAMES - len(crop)), mode="edge"))
+            # a transcript only labels a crop that is the whole utterance
+            crop_texts.append(labels[i] if labels is not None and len(f) <= CROP_FRAMES else None)
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
-        loss = codec.loss(torch.from_numpy(np.stack(batch)), torch.Generator().manual_seed(int(rng.integers(2**62))))
+        loss = codec.loss(torch.from_numpy(np.stack(batch)), torch.Generator().manual_seed(int(rng.integers(2**62))),
+                          crop_texts, torch.from_numpy(np.stack(crop_contents)).long() if cfg.content_conditioned else None)
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
@@ -59,8 +72,11 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
 
 
 def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: ContentConfig, ckpt_path: Path,
-                          ckpt_every: int = 500) -> ContentEncoder:
-    """CTC on characters; 2 CTC slots per token frame."""
+                          ckpt_every: int = 500, targets: list[np.ndarray] | None = None) -> ContentEncoder:
+    """CTC on characters; 2 CTC slots per token frame. With cfg.frame_target_weight, plus the MSE of the
+    frame targets (``targets``: (T_i, D) per utterance, standardised; see ContentConfig)."""
+    if cfg.frame_target_weight > 0 and (targets is None or len(targets) != len(wavs)):
+        raise ValueError("content.frame_target_weight > 0 needs frame targets for every training utterance")
     torch.manual_seed(cfg.seed)
     enc = ContentEncoder(cfg)
     with torch.no_grad():
@@ -84,12 +100,19 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
             in_len.append(2 * (n // FRAME_SAMPLES))
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
-        logits, aux, _ = enc.ctc_logits(x)
-        targets = torch.cat([labels[i] for i in idx])
+        logits, aux, q = enc.ctc_logits(x)
+        chars = torch.cat([labels[i] for i in idx])
         tgt_len = torch.tensor([len(labels[i]) for i in idx])
-        ctc = lambda lg: F.ctc_loss(lg.log_softmax(-1).transpose(0, 1), targets, torch.tensor(in_len), tgt_len,
+        ctc = lambda lg: F.ctc_loss(lg.log_softmax(-1).transpose(0, 1), chars, torch.tensor(in_len), tgt_len,
                                     zero_infinity=True)
         loss = ctc(logits) + cfg.aux_weight * ctc(aux)
+        if cfg.frame_target_weight > 0:
+            pred = enc.frame_prediction(q)
+            target, mask = torch.zeros_like(pred), torch.zeros(pred.shape[:2], dtype=torch.bool)
+            for j, i in enumerate(idx):
+                n = min(in_len[j] // 2, len(targets[i]))
+                target[j, :n], mask[j, :n] = torch.from_numpy(targets[i][:n]), True
+            loss = loss + cfg.frame_target_weight * F.mse_loss(pred[mask], target[mask])
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
         opt.step()

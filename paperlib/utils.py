@@ -57,10 +57,26 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj)}")
 
 
+# metadata of a config field added after caches existed: while it keeps its default it is left out of the
+# hash, so adding an option does not invalidate every cached model that never used it
+HASH_ONLY_IF_CHANGED = {"hash_only_if_changed": True}
+
+
+def _hashable(obj: Any) -> Any:
+    if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
+        return obj
+    out = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("hash_only_if_changed") and f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        out[f.name] = _hashable(value)
+    return out
+
+
 def config_hash(*objs: Any, length: int = 10) -> str:
     """Stable short hash of dataclasses / dicts, used as cache keys."""
-    blob = json.dumps([dataclasses.asdict(o) if dataclasses.is_dataclass(o) else o for o in objs],
-                      sort_keys=True, default=_json_default)
+    blob = json.dumps([_hashable(o) for o in objs], sort_keys=True, default=_json_default)
     return hashlib.sha1(blob.encode()).hexdigest()[:length]
 
 

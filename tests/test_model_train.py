@@ -139,3 +139,85 @@ def test_rope_tables_made_under_inference_mode_still_train():
     x = torch.randn(1, 2, 5, 8, requires_grad=True)
     rope(x, torch.arange(5)[None]).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_emotion_head_on_gathered_slots_equals_masked_full_sequence():
+    """The distillation head gathers the selected slots (Sem/Aco) into a compact sequence; it must compute
+    what a causal transformer over the full sequence computes when the other slots are masked out."""
+    from paperlib.train import EmotionHead
+
+    torch.manual_seed(0)
+    head = EmotionHead(32, 8).eval()
+    hidden = torch.randn(3, 11, 32)
+    select = torch.rand(3, 11) > 0.5
+    select[:, 0] = True
+    full_positions = torch.arange(11)[None].expand(3, -1)
+    masked = head.out(head.transformer(hidden, full_positions, select))
+    with torch.no_grad():
+        compact = head(hidden, select)
+    torch.testing.assert_close(compact[select], masked[select].detach(), atol=1e-5, rtol=1e-4)
+
+
+def test_codec_semantic_loss_trains_only_with_transcripts():
+    from paperlib.tokenizers import WorldCodec, feature_dim, text_to_ids
+
+    cfg = apply_overrides(preset("smoke").codec, {"semantic_weight": 0.5})
+    codec = WorldCodec(cfg)
+    feats = torch.randn(2, 12, cfg.subframes * feature_dim(cfg))
+    plain = codec.loss(feats, torch.Generator().manual_seed(0))
+    with_text = codec.loss(feats, torch.Generator().manual_seed(0), [torch.tensor(text_to_ids("a cat")), None])
+    assert with_text > plain          # the CTC term is added for the labelled sample
+    with_text.backward()
+    assert codec.semantic_head[0].weight.grad.abs().sum() > 0
+    assert codec.quantizer.proj_in[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="residual"):
+        WorldCodec(apply_overrides(cfg, {"quantizer": "grouped"}))
+
+
+def test_content_conditioned_codec_needs_and_uses_content_tokens():
+    from paperlib.tokenizers import WorldCodec, feature_dim
+
+    cfg = apply_overrides(preset("smoke").codec, {"content_conditioned": True, "content_levels": [8, 8]})
+    torch.manual_seed(0)
+    codec = WorldCodec(cfg).eval()
+    feats = torch.randn(1, 10, cfg.subframes * feature_dim(cfg))
+    content = torch.randint(0, 64, (1, 10))
+    with pytest.raises(ValueError, match="content-conditioned"):
+        codec.encode(feats)
+    codes = codec.encode(feats, content)
+    with torch.no_grad():
+        a = codec.decode(codes, content=content)
+        b = codec.decode(codes, content=(content + 1) % 64)
+        alone = codec.decode(codes, n_stages=0, content=content)
+    assert a.shape == feats.shape and not torch.allclose(a, b)       # the decoder reads the content tokens
+    assert not torch.allclose(a, alone)                               # ... and the codes
+    codec.train()
+    loss = codec.loss(feats, torch.Generator().manual_seed(0), content=content)
+    loss.backward()
+    assert codec.content_to_decoder.conv.weight.grad.abs().sum() > 0
+
+
+def test_content_encoder_frame_targets_train(tmp_path):
+    import numpy as np
+
+    from paperlib.train_tokenizers import train_content_encoder
+
+    cfg = apply_overrides(preset("smoke").content, {"frame_target_weight": 1.0, "frame_target_mcep": 4, "steps": 2})
+    wavs = [np.random.default_rng(i).standard_normal(768 * 12).astype(np.float32) * 0.1 for i in range(3)]
+    targets = [np.random.default_rng(i).standard_normal((12, 16)).astype(np.float32) for i in range(3)]
+    texts = ["a b", "c", "d e"]
+    with pytest.raises(ValueError, match="frame targets"):
+        train_content_encoder(wavs, texts, cfg, tmp_path / "c.pt", targets=None)
+    enc = train_content_encoder(wavs, texts, cfg, tmp_path / "c.pt", targets=targets)
+    assert enc.frame_out.weight.shape[0] == 16
+
+
+def test_options_added_later_keep_old_cache_keys_until_used():
+    import dataclasses
+
+    from paperlib.utils import config_hash
+
+    codec = preset("mini").codec
+    legacy = {f.name: getattr(codec, f.name) for f in dataclasses.fields(codec) if not f.metadata.get("hash_only_if_changed")}
+    assert config_hash(codec) == config_hash(legacy)          # the key of codecs trained before the options existed
+    assert config_hash(apply_overrides(codec, {"content_conditioned": True})) != config_hash(codec)
