@@ -7,24 +7,45 @@ the way the paper's encoder regresses a speech model's frames), report
     WORLD features (0 and 3 frames of lookahead), on 24 held-out libri trial utterances;
   - `probes.content_probes`: speaker and emotion linear probes on the tokens (leakage).
 
-    .venv/bin/python scripts/content_variants.py   # ~35 min on 2 cores if nothing is cached -> benchmarks/content_variants.json
+    .venv/bin/python scripts/content_variants.py   # ~25 min on 2 cores if nothing is cached -> benchmarks/content_variants.json
+    .venv/bin/python scripts/content_variants.py --lm "ctc + frame target x1"
+        # pretrain the codec LM on that variant's tokens (~25 min) and write its teacher-forced and
+        # free-running report (`probes.cached_lm_report`) -> benchmarks/content_variants_lm.json
 """
 from __future__ import annotations
 
+import argparse
+import json
+
 from paperlib import paths
 from paperlib.config import apply_overrides
-from paperlib.probes import content_decodability, content_probes
+from paperlib.probes import cached_lm_report, content_decodability, content_probes
 from paperlib.stages import Workspace
+from paperlib.train import pretrain
 from paperlib.utils import atomic_write_json
 
 VARIANTS = {
     "ctc (default)": {},
     "ctc + frame target x1": {"frame_target_weight": 1.0},
-    "ctc + frame target x5": {"frame_target_weight": 5.0},
 }
 
 
+def lm_report(name: str) -> None:
+    ws = Workspace("mini", apply_overrides(Workspace("mini").cfg, {"content": VARIANTS[name]}))
+    path = paths.ensure(paths.benchmarks_dir("mini")) / "content_variants_lm.json"
+    out = json.loads(path.read_text()) if path.exists() else {}
+    lm_path = pretrain(ws)
+    out[name] = {"overrides": VARIANTS[name], "checkpoint": lm_path.name, **cached_lm_report(ws, lm_path)}
+    atomic_write_json(path, out)
+    print(name, out[name]["generation"], flush=True)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lm", choices=sorted(VARIANTS), help="pretrain and report an LM on this variant's tokens")
+    args = parser.parse_args()
+    if args.lm:
+        return lm_report(args.lm)
     base = Workspace("mini")
     out = {}
     for name, overrides in VARIANTS.items():
