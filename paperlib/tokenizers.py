@@ -7,7 +7,9 @@ Acoustic codec (``WorldCodec``): audio -> WORLD vocoder parameters every 6 ms
 codebook 0 alone is a coarse description of the frame) -> causal conv
 decoder -> WORLD synthesis at 16 kHz. (``quantizer: grouped`` restores the
 first design, 8 grouped FSQ codebooks of 1000 codes, which a small LM could not
-predict; see README.) On a CPU this trains in minutes and stays
+predict; see README.) Two opt-in variants, measured in README findings 8-9: ``semantic_weight`` (CTC on
+characters from stage 0) and ``content_conditioned`` (encoder and decoder also read each frame's content
+token). On a CPU this trains in minutes and stays
 intelligible (DESIGN.md section 4); a neural waveform codec is the full-scale
 option and plugs in behind the same encode/decode interface.
 
@@ -17,7 +19,8 @@ causal transformer with a sliding attention window -> single FSQ codebook
 (4096 codes) -> CTC on characters (two CTC slots per token frame, because
 speech has more characters per second than 48 ms frames). Trained only for
 content, with a 9-bit bottleneck, so speaker identity is mostly lost; probes
-in ``paperlib.probes`` measure how much speaker and emotion remain.
+in ``paperlib.probes`` measure how much speaker and emotion remain. Opt-in: ``frame_target_weight`` adds a
+frame-level target (speaker-normalised mel-cepstrum) besides CTC (README finding 10).
 """
 from __future__ import annotations
 
@@ -202,7 +205,7 @@ class ResidualFSQ(nn.Module):
 
     def decode(self, codes: Tensor, n_stages: int | None = None) -> Tensor:
         """Sum of the first ``n_stages`` stages (all by default): quantizer dropout trained the decoder for it."""
-        stages = list(self.proj_out)[: n_stages or len(self.proj_out)]
+        stages = list(self.proj_out)[: len(self.proj_out) if n_stages is None else n_stages]
         return sum(pout(self.fsq.quantized_from_codes(codes[..., k])) for k, pout in enumerate(stages))
 
 
