@@ -100,3 +100,19 @@ def test_demo_page_in_headless_chromium(smoke_paper):
     assert all(d > 0.1 for d in result["durations"]), result["durations"]       # every audio loads and decodes
     assert result["play_log"] == result["expected_order"] + ["done"]              # Play all plays in order
     assert (smoke_paper / "demo_page_screenshot.png").stat().st_size > 10_000
+
+
+def test_intelligibility_diagnostics_run_on_a_content_conditioned_codec(smoke_ws):
+    """The probes behind README findings 8-10, on a content-conditioned smoke codec (trains in seconds):
+    the conditioned codec is wired through tokenization, resynthesis and decoding from content alone."""
+    from paperlib.config import apply_overrides
+    from paperlib.probes import codec_stage_wer, content_decodability
+    from paperlib.stages import Workspace
+
+    ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"codec": {"content_conditioned": True}}))
+    assert ws.codec_path() != smoke_ws.codec_path()
+    wer = codec_stage_wer(ws, stages=(1, 8), n_utts=4)
+    assert set(wer) == {"n_utts", "stages_0", "stages_1", "stages_8", "other_utterance_codes"}
+    assert all(wer[k] >= 0 for k in wer)
+    dec = content_decodability(smoke_ws, lookaheads=(0, 2), n_utts=4, steps=3)
+    assert dec["lookahead_2"]["WER"] >= 0 and dec["lookahead_0"]["train_mse"] > 0
