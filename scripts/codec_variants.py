@@ -10,7 +10,7 @@ For each: resynthesis WER from the first k stages and with another utterance's c
 For the default codec also the pretrained LM's free-running generation decoded from its first k stages
 (`probes.lm_generation_report(stages=...)`): do the fine codebooks, which the LM predicts worst, spoil it?
 
-    .venv/bin/python scripts/codec_variants.py     # ~25 min on 2 cores if nothing is cached -> benchmarks/codec_variants.json
+    .venv/bin/python scripts/codec_variants.py     # ~35 min on 2 cores if nothing is cached -> benchmarks/codec_variants.json
 """
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ the way the paper's encoder regresses a speech model's frames), report
     WORLD features (0 and 3 frames of lookahead), on 24 held-out libri trial utterances;
   - `probes.content_probes`: speaker and emotion linear probes on the tokens (leakage).
 
-    .venv/bin/python scripts/content_variants.py   # ~25 min on 2 cores if nothing is cached -> benchmarks/content_variants.json
+    .venv/bin/python scripts/content_variants.py   # ~20 min on 2 cores if nothing is cached -> benchmarks/content_variants.json
     .venv/bin/python scripts/content_variants.py --lm "ctc + frame target x1"
-        # pretrain the codec LM on that variant's tokens (~25 min) and write its teacher-forced and
+        # pretrain the codec LM on that variant's tokens (~30 min) and write its teacher-forced and
         # free-running report (`probes.cached_lm_report`) -> benchmarks/content_variants_lm.json
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ reports it with `probes.cached_lm_report` (teacher-forced accuracy on its own vs
 free-running WER), next to the default 1500-step model. `scripts/lm_data_scaling.py` varied the data at a
 fixed step count; this varies the steps at fixed data.
 
-    .venv/bin/python scripts/lm_steps.py [--steps 3000]   # ~40 min on 2 cores -> benchmarks/lm_steps.json
+    .venv/bin/python scripts/lm_steps.py [--steps 3000]   # ~30 min on 2 cores (idle) -> benchmarks/lm_steps.json
 """
 from __future__ import annotations
 
