@@ -28,6 +28,14 @@ def _mcd(a: np.ndarray, b: np.ndarray, n_mcep: int) -> float:
     return float(np.mean(10.0 / np.log(10) * np.sqrt(2 * np.sum((ca - cb) ** 2, axis=1))))
 
 
+def held_out_trials(ws, n_utts: int) -> list[tuple[str, object]]:
+    """(dir, Utterance) of the first n_utts held-out libri trial utterances, split evenly over the trial
+    dirs (unseen speakers and sentences): the set every intelligibility probe transcribes."""
+    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
+    return [(name, u) for name in trial_dirs
+            for u in sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]]
+
+
 def codec_report(ws) -> dict:
     from .stages import aligned_acoustic_codes
 
@@ -144,20 +152,17 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     parts = load_parts(ws, lm_path, use_sep=False)
     ev = Evaluator(ws)
     pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
-    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
-    by_dir = {name: sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]
-              for name in trial_dirs}
-    utts = [u for name in trial_dirs for u in by_dir[name]]
-    content, codec_codes = {}, []
-    for name in trial_dirs:
-        toks, feats = ws.tokens(name), ws.world_features(name)
-        for u in by_dir[name]:
-            content[u.utt_id], acoustic = aligned_acoustic_codes(parts.codec, feats[u.utt_id], toks[u.utt_id]["content"])
-            codec_codes.append(acoustic.long())
+    trials = held_out_trials(ws, n_utts)
+    dirs = {name for name, _ in trials}
+    feats, toks = {n: ws.world_features(n) for n in dirs}, {n: ws.tokens(n) for n in dirs}
+    utts, contents, codec_codes = [u for _, u in trials], [], []
+    for name, u in trials:
+        content, acoustic = aligned_acoustic_codes(parts.codec, feats[name][u.utt_id], toks[name][u.utt_id]["content"])
+        contents.append(content)
+        codec_codes.append(acoustic.long())
     base = ws.cfg.inference
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
-    contents = [content[u.utt_id] for u in utts]
     out["codec_resynthesis_WER"] = corpus_wer(refs, ev.transcribe([parts.codec.decode_to_wav(c, t) for c, t in
                                                                    zip(codec_codes, contents)]))
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
@@ -231,22 +236,17 @@ def content_decodability(ws, lookaheads: tuple[int, ...] = (0, 3), n_utts: int =
     from tqdm import tqdm
 
     from .tokenizers import CausalConv, ResStack, feature_weights
-    from .train_tokenizers import CROP_FRAMES, warmup_cosine_lr
+    from .train_tokenizers import random_crops, warmup_cosine_lr
 
     enc, cfg = ws.content_encoder(), ws.cfg.codec
-
-    def aligned(name, utts):
-        feats, content = ws.world_features(name), ws.content_tokens(name)
-        return [(feats[u][: min(len(feats[u]), len(content[u]))], content[u][: len(feats[u])].long()) for u in utts]
-
-    train = aligned("train_pretrain", sorted(ws.world_features("train_pretrain")))
-    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
-    test, refs = [], []
-    for name in trial_dirs:
-        utts = sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]
-        test += aligned(name, [u.utt_id for u in utts])
-        refs += [u.text for u in utts]
-    allf = torch.from_numpy(np.concatenate([f for f, _ in train]))
+    pairs = ws.frame_aligned("train_pretrain")
+    train = [pairs[u] for u in sorted(pairs)]
+    train_feats, train_contents = [f for f, _ in train], [c.numpy() for _, c in train]
+    trials = held_out_trials(ws, n_utts)
+    aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
+    test = [aligned[name][u.utt_id] for name, u in trials]
+    refs = [u.text for _, u in trials]
+    allf = torch.from_numpy(np.concatenate(train_feats))
     mean, std = allf.mean(0), allf.std(0) + 1e-3
     weight = torch.from_numpy(feature_weights(cfg))
     ev = Evaluator(ws)
@@ -256,26 +256,18 @@ def content_decodability(ws, lookaheads: tuple[int, ...] = (0, 3), n_utts: int =
         net = nn.Sequential(CausalConv(len(enc.cfg.fsq_levels), 256, 3), ResStack(256, 4), nn.Conv1d(256, allf.shape[1], 1))
 
         def predict(content: torch.Tensor) -> torch.Tensor:       # (B, T) ids -> (B, T, F) normalised
-            x = enc.fsq.quantized_from_codes(content)
+            x = enc.fsq.quantized_from_codes(content.long())
             if lookahead:
                 x = torch.cat([x[:, lookahead:], x[:, -1:].expand(-1, lookahead, -1)], 1)
             return net(x.transpose(1, 2)).transpose(1, 2)
 
         opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
         for step in tqdm(range(steps), desc=f"content-only decoder L={lookahead}", leave=False):
-            rng = np.random.default_rng([seed, step])
-            feats, contents = [], []
-            for i in rng.integers(0, len(train), 16):
-                f, c = train[i]
-                start = int(rng.integers(0, max(1, len(f) - CROP_FRAMES)))
-                pad = CROP_FRAMES - len(f[start:start + CROP_FRAMES])
-                feats.append(np.pad(f[start:start + CROP_FRAMES], ((0, pad), (0, 0)), mode="edge"))
-                crop = c[start:start + CROP_FRAMES]
-                contents.append(torch.cat([crop, crop[-1:].expand(pad)]))
+            _, feats, contents = random_crops(np.random.default_rng([seed, step]), train_feats, 16, train_contents)
             for group in opt.param_groups:
                 group["lr"] = warmup_cosine_lr(2e-3, step, steps)
-            target = (torch.from_numpy(np.stack(feats)) - mean) / std * weight
-            loss = F.mse_loss(predict(torch.stack(contents)), target)
+            target = (torch.from_numpy(feats) - mean) / std * weight
+            loss = F.mse_loss(predict(torch.from_numpy(contents)), target)
             opt.zero_grad(); loss.backward(); opt.step()
         with torch.no_grad():
             wavs = [synthesize_features((predict(c[None])[0] / weight * std + mean).numpy(), cfg) for _, c in test]
@@ -291,13 +283,10 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
     from .stages import aligned_acoustic_codes
 
     codec, ev = ws.codec(), Evaluator(ws)
-    trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
-    items, refs = [], []
-    for name in trial_dirs:
-        feats, content = ws.world_features(name), ws.content_tokens(name)
-        for u in sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]:
-            items.append(aligned_acoustic_codes(codec, feats[u.utt_id], content[u.utt_id]))
-            refs.append(u.text)
+    trials = held_out_trials(ws, n_utts)
+    aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
+    items = [aligned_acoustic_codes(codec, *aligned[name][u.utt_id]) for name, u in trials]
+    refs = [u.text for _, u in trials]
     ks = tuple(stages) + ((0,) if codec.cfg.content_conditioned else ())
     out = {"n_utts": len(items)}
     for k in ks:

@@ -92,12 +92,12 @@ class Workspace:
         path = self.codec_path()
         state = load_checkpoint(path)
         if state is None or state.get("step", 0) < self.cfg.codec.steps:
-            feats, utts = self.world_features("train_pretrain"), self.data("train_pretrain").utts
-            contents = None
+            utts, contents = self.data("train_pretrain").utts, None
             if self.cfg.codec.content_conditioned:
-                content = self.content_tokens("train_pretrain")
-                feats = {u: f[: len(content[u])] for u, f in feats.items()}
-                contents = [content[u][: len(feats[u])].numpy() for u in feats]
+                pairs = self.frame_aligned("train_pretrain")
+                feats, contents = {u: f for u, (f, _) in pairs.items()}, [c.numpy() for _, c in pairs.values()]
+            else:
+                feats = self.world_features("train_pretrain")
             return train_codec(list(feats.values()), self.codec_cfg, path, texts=[utts[u].text for u in feats],
                                contents=contents)
         model = WorldCodec(self.codec_cfg)
@@ -115,6 +115,11 @@ class Workspace:
                          for utt, wav in tqdm(self.wavs(name).items(), desc=f"content tokens {name}")}
             save_checkpoint(path, state)
         return state
+
+    def frame_aligned(self, name: str) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
+        """utt -> (WORLD features, content tokens), both cut to the frames they share."""
+        feats, content = self.world_features(name), self.content_tokens(name)
+        return {u: (f[: len(content[u])], content[u][: len(f)]) for u, f in feats.items()}
 
     def content_path(self) -> Path:
         return self.cache / f"content-{config_hash(self.cfg.content)}.pt"

@@ -21,6 +21,23 @@ def warmup_cosine_lr(base: float, step: int, total: int, warmup: int = 100) -> f
     return float(base * min(1.0, (step + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * step / total)))
 
 
+def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: int,
+                 contents: list[np.ndarray] | None = None) -> tuple[list[int], np.ndarray, np.ndarray | None]:
+    """``batch`` random utterances, each cut to CROP_FRAMES frames at a random start (edge-padded when
+    shorter): (utterance indices, (B, CROP_FRAMES, F) features, (B, CROP_FRAMES) frame-aligned contents)."""
+    idx, feats, conts = [], [], []
+    for i in rng.integers(0, len(features), batch):
+        f = features[i]
+        start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
+        crop = f[start:start + CROP_FRAMES]
+        pad = CROP_FRAMES - len(crop)
+        idx.append(int(i))
+        feats.append(np.pad(crop, ((0, pad), (0, 0)), mode="edge"))
+        if contents is not None:
+            conts.append(np.pad(contents[i][start:start + CROP_FRAMES], (0, pad), mode="edge"))
+    return idx, np.stack(feats), np.stack(conts) if contents is not None else None
+
+
 def _resume(model, opt, ckpt_path: Path) -> int:
     state = load_checkpoint(ckpt_path)
     if state is None:
@@ -50,20 +67,13 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     codec.train()
     for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
-        batch, crop_texts, crop_contents = [], [], []
-        for i in rng.integers(0, len(features), cfg.batch):
-            f = features[i]
-            start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
-            crop = f[start:start + CROP_FRAMES]
-            batch.append(np.pad(crop, ((0, CROP_FRAMES - len(crop)), (0, 0)), mode="edge"))
-            if contents is not None:
-                crop_contents.append(np.pad(contents[i][start:start + CROP_FRAMES], (0, CROP_FRAMES - len(crop)), mode="edge"))
-            # a transcript only labels a crop that is the whole utterance
-            crop_texts.append(labels[i] if labels is not None and len(f) <= CROP_FRAMES else None)
+        idx, batch, crop_contents = random_crops(rng, features, cfg.batch, contents if cfg.content_conditioned else None)
+        # a transcript only labels a crop that is the whole utterance
+        crop_texts = [labels[i] if labels is not None and len(features[i]) <= CROP_FRAMES else None for i in idx]
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
-        loss = codec.loss(torch.from_numpy(np.stack(batch)), torch.Generator().manual_seed(int(rng.integers(2**62))),
-                          crop_texts, torch.from_numpy(np.stack(crop_contents)).long() if cfg.content_conditioned else None)
+        loss = codec.loss(torch.from_numpy(batch), torch.Generator().manual_seed(int(rng.integers(2**62))),
+                          crop_texts, None if crop_contents is None else torch.from_numpy(crop_contents).long())
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
