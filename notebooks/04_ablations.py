@@ -43,7 +43,8 @@ for ax, m in zip(axes, metrics):
     if f"paper_{m}" in t2:
         ax.plot(t2[f"paper_{m}"], y, "x", color="C3", label="paper (IEMOCAP/VPC)")
     ax.set_title(m); ax.set_yticks(y, t2["system"])
-axes[0].invert_yaxis(); axes[-1].legend(fontsize=7)
+axes[0].invert_yaxis()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.06))
 save_figure(fig, "fig_table2_ablation", scale)
 
 # %% [markdown]

@@ -229,7 +229,7 @@ def anonymize_codes(parts: AnonymizerParts, cfg: InferenceConfig, utts: list[Utt
 
 
 def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, out_dir: Path, seed: int,
-                  batch_size: int = 16, desc: str = "") -> Path:
+                  batch_size: int = 48, desc: str = "") -> Path:
     """Anonymize every utterance of data dir ``name`` into ``out_dir`` (wavs + a Kaldi dir); resumable."""
     from tqdm import tqdm
 

@@ -5,7 +5,7 @@
     python -m paperlib.pipeline --scale mini --only table2
 
 Writes to figures/ (mini) or figures/<scale>/: table2_ablation.{csv,md,tex}, table1_methods.{csv,md,tex},
-table_prompts.{csv,md,tex}, results_per_seed.csv, original.json, tokenizer_report.json, lm_report.json,
+table_prompts.{csv,md,tex}, results_per_seed.csv, system_timings.csv, original.json, tokenizer_report.json, lm_report.json,
 training_curves.json, and the audio demo page figures/demo/index.html.
 """
 from __future__ import annotations
@@ -138,6 +138,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
         per_seed = results_frame(all_results)
         per_seed.insert(0, "key", [r["key"] for r in all_results])
         atomic_write_text(figs / "results_per_seed.csv", per_seed.to_csv(index=False))
+        atomic_write_text(figs / "system_timings.csv", system_timings(all_results).to_csv(index=False))
     timed("tokenizer_report", lambda: _tokenizer_report(ws, figs))
     timed("training_curves", lambda: _training_curves(ws, figs))
     timed("lm_report", lambda: _lm_report(ws, figs))
@@ -148,6 +149,23 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     timings["total"] = round(time.time() - t0, 1)
     atomic_write_json(figs / f"pipeline_timings.json", timings)
     return figs
+
+
+def system_timings(results: list[dict]):
+    """CPU seconds (one thread each) that every distinct (system, seed) took, per step, from its cached result:
+    the data behind the README's time budget. Rows shared by two tables appear once."""
+    import pandas as pd
+
+    rows, seen = [], set()
+    for r in results:
+        if (r["system_dir"], r["seed"]) in seen:
+            continue
+        seen.add((r["system_dir"], r["seed"]))
+        rows.append({"key": r["key"], "label": r["label"], "seed": r["seed"], **r.get("timing_s", {})})
+    df = pd.DataFrame(rows)
+    steps = [c for c in ("finetune", "anonymize", "evaluate", "anonymize_train_asv", "eer_s") if c in df]
+    df["total"] = df[steps].sum(axis=1).round(1)
+    return df
 
 
 def _tokenizer_report(ws, figs: Path) -> None:
@@ -190,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["table1", "table2", "prompts", "demo"], default=None)
     eer = parser.add_mutually_exclusive_group()
     eer.add_argument("--eer-s", dest="eer_s", action="store_const", const=True, default=None,
-                     help="run the semi-informed attacker (default: the scale's pipeline_eer_s; off at mini)")
+                     help="run the semi-informed attacker (default: the scale's pipeline_eer_s, on)")
     eer.add_argument("--no-eer-s", dest="eer_s", action="store_const", const=False,
                      help="skip the semi-informed attacker (faster)")
     parser.add_argument("--workers", type=int, default=2, help="parallel single-threaded system workers")

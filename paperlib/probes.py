@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .eval import EVAL_DIRS, LIBRI_DIRS, Evaluator, corpus_wer
 from .tokenizers import MelFrontEnd, synthesize_features
+from .utils import stable_int
 
 
 def _mcd(a: np.ndarray, b: np.ndarray, n_mcep: int) -> float:
@@ -34,6 +35,17 @@ def held_out_trials(ws, n_utts: int) -> list[tuple[str, object]]:
     trial_dirs = [name for name in LIBRI_DIRS if name != "libri_test_enrolls"]
     return [(name, u) for name in trial_dirs
             for u in sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]]
+
+
+def pretraining_trials(ws, n_utts: int) -> list[tuple[str, object]]:
+    """(dir, Utterance) of n_utts utterances of the LM's own pretraining set, one speaker after another
+    (round-robin over speakers, sorted ids): the memorisation ceiling of the generation probe."""
+    by_spk: dict[str, list] = {}
+    for u in sorted(ws.data("train_pretrain").utts.values(), key=lambda u: u.utt_id):
+        by_spk.setdefault(u.speaker, []).append(u)
+    queues = [by_spk[s] for s in sorted(by_spk)]
+    picked = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)][:n_utts]
+    return [("train_pretrain", u) for u in picked]
 
 
 def codec_report(ws) -> dict:
@@ -114,19 +126,32 @@ def tokenizer_report(ws) -> dict:
 
 
 @torch.no_grad()
-def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> dict:
+def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2, history_pad: float = 0.0) -> dict:
     """Per-codebook teacher-forced accuracy / CE of the pretrained LM's Fast AR, on its own training data
-    (train_pretrain) and on held-out speakers and sentences (vctk_pool): the gap measures memorisation."""
-    from .model import collate, interleave
+    (train_pretrain) and on held-out speakers and sentences (vctk_pool): the gap measures memorisation.
+
+    ``history_pad``: fraction of the acoustic input frames replaced by the PAD frame (seeded), so the
+    prediction must come from content and speaker alone (1.0) or from a degraded history: how much the LM
+    leans on the acoustic history it will have to supply itself when generating."""
+    from dataclasses import replace
+
+    from .model import ACOUSTIC_PAD, collate, interleave
     from .train import load_lm
 
     lm = load_lm(ws, lm_path)
     out = {"delay": delay, "n_utts": n_utts, "uniform_ce": float(np.log(lm.cfg.codebook_size))}
+    if history_pad:
+        out["history_pad"] = history_pad
+    gen = torch.Generator().manual_seed(0)
     for name in ("train_pretrain", "vctk_pool"):
         toks = ws.tokens(name)
         utts = sorted(toks)[:n_utts]
         items = [interleave(lm.cfg, toks[u]["content"].long(), toks[u]["acoustic"].long(), delay, 0) for u in utts]
         batch = collate(items, torch.stack([toks[u]["speaker"] for u in utts]), [0] * len(items))
+        if history_pad:
+            drop = batch.is_acoustic_slot & (torch.rand(batch.is_acoustic_slot.shape, generator=gen) < history_pad)
+            pad = torch.full_like(batch.acoustic, lm.cfg.codebook_size + ACOUSTIC_PAD)
+            batch = replace(batch, acoustic=torch.where(drop[..., None], pad, batch.acoustic))
         hidden = lm.forward_hidden(batch)
         has_target = batch.acoustic_target[..., 0] >= 0
         targets = batch.acoustic_target[has_target]
@@ -139,11 +164,12 @@ def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> d
 
 
 @torch.no_grad()
-def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: tuple[int, ...] = ()) -> dict:
-    """Free-running generation of held-out LibriSpeech-like trial speech (unseen speakers and sentences),
-    prompted as the baseline anonymizer is (vctk-1fix, anonymized speaker vector), then decoded and
-    transcribed: WER at the inference temperature and greedy. Codec resynthesis of the same utterances
-    is the ceiling. A cheap go/no-go check before the tables are run."""
+def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: tuple[int, ...] = (),
+                         trials: list[tuple[str, object]] | None = None) -> dict:
+    """Free-running generation of held-out LibriSpeech-like trial speech (unseen speakers and sentences;
+    or ``trials``, e.g. ``pretraining_trials``), prompted as the baseline anonymizer is (vctk-1fix,
+    anonymized speaker vector), then decoded and transcribed: WER at the inference temperature and greedy.
+    Codec resynthesis of the same utterances is the ceiling. A cheap go/no-go check before the tables are run."""
     from dataclasses import replace
 
     from .anonymize import anonymize_codes, load_parts, prompt_pools, prompt_tokens
@@ -152,7 +178,7 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     parts = load_parts(ws, lm_path, use_sep=False)
     ev = Evaluator(ws)
     pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
-    trials = held_out_trials(ws, n_utts)
+    trials = trials if trials is not None else held_out_trials(ws, n_utts)
     dirs = {name for name, _ in trials}
     feats, toks = {n: ws.world_features(n) for n in dirs}, {n: ws.tokens(n) for n in dirs}
     utts, contents, codec_codes = [u for _, u in trials], [], []
@@ -174,6 +200,37 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
         for k in stages:        # the same generated codes decoded from their first k residual stages only
             hyps = ev.transcribe([parts.codec.decode_to_wav(c, t[: len(c)], n_stages=k) for c, t in zip(codes, contents)])
             out[f"{label}_WER_first_{k}_stages"] = corpus_wer(refs, hyps)
+    return out
+
+
+@torch.no_grad()
+def lm_self_continuation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
+    """Free-running generation under the exact pretraining condition: utterances of the LM's own
+    pretraining set, their own speaker's embedding, no prompt. Reports WER (greedy and sampled) and how
+    often the generated codebook-0 code equals the codec's code of the real utterance, frame by frame, next
+    to the teacher-forced rate: the gap is what feeding back its own output costs the LM."""
+    from dataclasses import replace
+
+    from .anonymize import Prompt, generate
+    from .train import load_lm
+
+    lm, codec, ev = load_lm(ws, lm_path), ws.codec(), Evaluator(ws)
+    toks, means = ws.tokens("train_pretrain"), ws.speaker_means("train_pretrain")
+    utts = [u for _, u in pretraining_trials(ws, n_utts)]
+    sources = [toks[u.utt_id]["content"] for u in utts]
+    real = [toks[u.utt_id]["acoustic"].long() for u in utts]
+    no_prompt = Prompt(torch.zeros(0, dtype=torch.long), torch.zeros(0, lm.cfg.n_codebooks, dtype=torch.long), None)
+    speakers = torch.stack([means[u.speaker] for u in utts])
+    refs = [u.text for u in utts]
+    out = {"n_utts": len(utts), "delay": ws.cfg.inference.delay}
+    for label, temperature in (("greedy", 0.0), ("sampled", ws.cfg.inference.temperature)):
+        cfg = replace(ws.cfg.inference, temperature=temperature)
+        codes = generate(lm, [no_prompt] * len(utts), sources, speakers, cfg, False,
+                         [stable_int(seed, u.utt_id) for u in utts])
+        same = sum(int((c[:, 0] == r[: len(c), 0]).sum()) for c, r in zip(codes, real))
+        out[f"{label}_codebook0_match"] = same / sum(len(c) for c in codes)
+        out[f"{label}_WER"] = corpus_wer(refs, ev.transcribe([codec.decode_to_wav(c, s[: len(c)])
+                                                             for c, s in zip(codes, sources)]))
     return out
 
 

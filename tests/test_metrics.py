@@ -23,6 +23,19 @@ def test_uar_known_labels():
     assert uar(y_true, y_pred) == pytest.approx(50.0)
 
 
+def test_uar_matches_sklearn_including_absent_classes():
+    from sklearn.metrics import recall_score
+
+    emotions = ["ang", "hap", "neu", "sad"]
+    rng = np.random.default_rng(0)
+    for i in range(300):
+        n = int(rng.integers(1, 25))
+        y_true = rng.choice(emotions[: 1 + i % 4], n)           # some draws lack classes entirely
+        y_pred = rng.choice(emotions, n)
+        expected = 100 * recall_score(y_true, y_pred, labels=emotions, average="macro", zero_division=0)
+        assert uar(y_true, y_pred) == pytest.approx(expected, abs=1e-9)
+
+
 def test_eer_separable_and_chance():
     assert eer(np.array([0.9, 0.8, 0.7]), np.array([0.1, 0.2, 0.3])) == pytest.approx(0.0, abs=1e-6)
     # one target below one non-target out of 2 each: EER 50%

@@ -28,8 +28,39 @@ def test_tables_written(smoke_paper):
         assert "\\begin{tabular}" in (smoke_paper / f"{name}.tex").read_text()
     t2 = pd.read_csv(smoke_paper / "table2_ablation.csv")
     assert list(t2["system"]) == ["Baseline"] + [f"Exp{i}" for i in range(1, 8)]
+    timings = pd.read_csv(smoke_paper / "system_timings.csv")
+    assert len(timings) >= 8 and (timings["total"] > 0).all() and not timings[["key", "seed"]].duplicated().any()
     original = json.loads((smoke_paper / "original.json").read_text())
     assert 0 <= original["UAR"]["ci_low"] <= original["UAR"]["value"] <= original["UAR"]["ci_high"] <= 100
+
+
+def test_eer_s_added_to_cached_results_equals_full_run(smoke_paper):
+    """A system evaluated without EER-S gets it later by anonymizing train_asv and retraining the attacker
+    only; the value must be the one a full evaluation gives."""
+    import torch
+
+    from paperlib.stages import Workspace
+    from paperlib.systems import load_system, run_system, system_dir
+
+    ws = Workspace("smoke")
+    key = "table2/7_exp7_aco"
+    out = system_dir(ws, load_system(ws, key, 0))
+    full = json.loads((out / "results.json").read_text())
+    partial = {k: v for k, v in full.items() if k != "EER-S"}
+    (out / "results_no_eer_s.json").write_text(json.dumps(partial))
+    (out / "results.json").unlink()
+    shutil.rmtree(out / "anon" / "train_asv")           # anonymized training speech + its attacker
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                            # as the pipeline's workers ran it
+    try:
+        added = run_system(ws, key, 0, eer_s=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert (out / "anon" / "train_asv" / "wav.scp").exists()
+    assert added["EER-S"]["value"] == pytest.approx(full["EER-S"]["value"], abs=1e-6)
+    assert added["EER-S"]["ci_low"] == pytest.approx(full["EER-S"]["ci_low"], abs=1e-6)
+    assert added["WER"] == full["WER"] and added["UAR"] == full["UAR"]
+    assert "eer_s" in added["timing_s"]
 
 
 def test_lm_report_and_code_statistics(smoke_paper):
@@ -43,6 +74,11 @@ def test_lm_report_and_code_statistics(smoke_paper):
     assert gen["n_utts"] > 0 and gen["prompt"] == "vctk-1fix"
     assert all(0 <= gen[k] for k in ("sampled_WER", "greedy_WER", "codec_resynthesis_WER"))
     assert len(report["vctk_pool"]["accuracy"]) == 8
+    from paperlib.probes import pretraining_trials
+
+    own = pretraining_trials(Workspace("smoke"), 4)     # the memorisation probe's set: one per speaker first
+    assert len(own) == 4 and {name for name, _ in own} == {"train_pretrain"}
+    assert len({u.speaker for _, u in own}) == 4
     stats = acoustic_code_statistics(Workspace("smoke"))
     assert len(stats["codebooks"]) == 8
     for cb in stats["codebooks"]:

@@ -75,3 +75,34 @@ def test_streaming_context_resets_state():
     with lm.slow.streaming(1):
         assert lm.slow.blocks[0].attn.is_streaming
     assert lm.slow.blocks[0].attn._streaming_state is None
+
+
+def test_inference_path_sees_what_training_saw():
+    """Prefix + step-by-step KV-cached decoding, fed the real codes, gives the Slow AR states the training
+    forward computes at the content slots (same layout, positions, delay and [SEP] handling): a generation
+    failure cannot come from a train/inference mismatch of the sequence format."""
+    from paperlib.anonymize import _prefix_inputs, _step
+    from paperlib.model import collate, combine_streams, interleave
+
+    _, _, lm = _models()
+    prompt = _prompt(lm, length=6)
+    g = torch.Generator().manual_seed(5)
+    src_c = torch.randint(0, lm.cfg.content_vocab, (9,), generator=g)
+    src_a = torch.randint(0, lm.cfg.codebook_size, (9, lm.cfg.n_codebooks), generator=g)
+    for delay, use_sep in ((0, False), (2, True), (3, False)):
+        content, acoustic, start = combine_streams(lm.cfg, prompt.content, prompt.acoustic, src_c, src_a, use_sep)
+        batch = collate([interleave(lm.cfg, content, acoustic, delay, loss_from=start)], prompt.speaker[None], [start])
+        with torch.no_grad():
+            trained = lm.forward_hidden(batch)[0, 0::2][start + delay:]      # content slots that predict a_start...
+        with torch.inference_mode(), lm.slow.streaming(1):
+            cont, acou, is_ac = _prefix_inputs(lm, content, acoustic, start + delay, delay)
+            x = torch.cat([lm.embed_prefix(prompt.speaker[None]), lm.embed_slots(cont[None], acou[None], is_ac[None])], 1)
+            lm.slow(x, torch.arange(x.shape[1])[None], torch.ones(1, x.shape[1], dtype=torch.bool))
+            pos, states = torch.tensor([x.shape[1]]), []
+            for j in range(len(src_c)):
+                t = start + delay + j
+                c_id = content[t] if t < len(content) else torch.tensor(lm.cfg.content_vocab)   # PAD past the end
+                states.append(_step(lm, c_id.view(1), None, pos)[0])
+                _step(lm, None, acoustic[start + j][None], pos + 1)
+                pos = pos + 2
+        assert torch.allclose(torch.stack(states), trained, atol=1e-5), f"delay {delay}, sep {use_sep}"
