@@ -41,7 +41,7 @@ notebooks: install  ## execute every notebook headless with papermill into figur
 paper: pipeline notebooks  ## everything: data, models, tables, figures, executed notebooks, demo page
 
 test: install  ## smoke-scale tests incl. one papermill run of every notebook (< 10 min on 2 cores)
-	$(PY) -m pytest -x tests
+	$(PY) -m pytest -x --durations=15 tests
 
 bench: install  ## latency / RTF benchmarks -> benchmarks/
 	$(PY) -m paperlib.bench --scale $(SCALE)

@@ -110,14 +110,17 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
                     continue
                 jobs.setdefault((system_hash(ws, load_system(ws, key, seed)), seed), (key, seed))
     start = time.time()
-    if not tables_only:
-        _run_parallel(scale, list(jobs.values()), eer_s, workers)
+    results_name = "results.json" if eer_s else "results_no_eer_s.json"
+    todo = [(key, seed) for key, seed in jobs.values()            # cached systems: no worker processes at all
+            if not (system_dir(ws, load_system(ws, key, seed)) / results_name).exists()]
+    if todo and not tables_only:
+        _run_parallel(scale, todo, eer_s, workers)
     done = set()
     for table in tables:
         for seed in seeds:
             for key in list_systems(table):
                 spec = load_system(ws, key, seed)
-                if (system_dir(ws, spec) / ("results.json" if eer_s else "results_no_eer_s.json")).exists():
+                if (system_dir(ws, spec) / results_name).exists():
                     done.add((key, seed))
     timings["systems"] = round(time.time() - start, 1)
     all_results = []
