@@ -59,7 +59,9 @@ save_figure(fig, "fig_pretrain_curves", scale)
 # %% [markdown]
 # ## Does the LM generalise? Teacher-forced accuracy per codebook
 # On its own pretraining utterances vs on held-out speakers and sentences (vctk_pool). A large gap means the
-# LM memorised its (small) pretraining corpus instead of learning content -> acoustics.
+# LM memorised its (small) pretraining corpus instead of learning content -> acoustics. With the acoustic
+# input frames replaced by PAD the prediction must come from content and speaker alone; self-continuation
+# shows what generation makes of its own utterances under the pretraining condition.
 
 # %%
 lm_report_path = figs / "lm_report.json"
@@ -76,6 +78,13 @@ if lm_report_path.exists():
     display((100 * acc).round(1))
     if "generation" in lm_report:      # free-running generation of held-out speech: the go/no-go number
         display(pd.Series(lm_report["generation"], name="free-running generation (held-out libri trials)"))
+    if "acoustic_history" in lm_report:  # what the LM predicts from (README finding 12)
+        history = lm_report["acoustic_history"]
+        cb0 = pd.DataFrame({f"{100 * float(f):.0f}% of acoustic inputs PAD":
+                            {name: 100 * r[name]["accuracy"][0] for name in ("train_pretrain", "vctk_pool")}
+                            for f, r in history["teacher_forced_history_pad"].items()})
+        display(cb0.round(1).rename_axis("codebook-0 teacher-forced accuracy %"))
+        display(pd.Series(history["self_continuation"], name="self-continuation (own utterances, own speaker, no prompt)"))
 
 # %% [markdown]
 # ## Prompt strategies (baseline, no finetuning)

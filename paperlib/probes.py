@@ -234,12 +234,37 @@ def lm_self_continuation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) ->
     return out
 
 
-def cached_lm_report(ws, lm_path) -> dict:
-    """Teacher-forced report + free-running generation report of a pretrained LM, cached by checkpoint."""
+HISTORY_PAD = (0.0, 0.3, 1.0)
+
+
+def lm_history_report(ws, lm_path, n_utts: int = 24, n_teacher_forced: int = 40) -> dict:
+    """What the LM predicts from: teacher-forced reports with 0 / 30 / 100% of the acoustic input frames
+    replaced by PAD, and self-continuation of its own utterances. Each part cached by checkpoint under
+    cache/<scale>/diagnostics/ (shared with scripts/lm_memorisation.py)."""
     from .utils import cached_json
 
-    return cached_json(ws.cache / f"lm_report-{lm_path.stem}.json", lambda: {
+    cache = ws.cache / "diagnostics"
+    cache.mkdir(parents=True, exist_ok=True)
+    return {
+        "teacher_forced_history_pad": {str(f): cached_json(
+            cache / f"{lm_path.stem}-tf-pad{f}-n{n_teacher_forced}.json",
+            lambda f=f: lm_teacher_forced_report(ws, lm_path, n_utts=n_teacher_forced, history_pad=f))
+            for f in HISTORY_PAD},
+        "self_continuation": cached_json(cache / f"{lm_path.stem}-self-continuation-n{n_utts}.json",
+                                         lambda: lm_self_continuation_report(ws, lm_path, n_utts)),
+    }
+
+
+def cached_lm_report(ws, lm_path) -> dict:
+    """Teacher-forced report + free-running generation report of a pretrained LM (cached by checkpoint),
+    and what it predicts from (``lm_history_report``)."""
+    from .utils import cached_json
+
+    report = cached_json(ws.cache / f"lm_report-{lm_path.stem}.json", lambda: {
         **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path)})
+    # self-continuation of as many utterances as the generation report has held-out ones (few at smoke)
+    n_utts = report["generation"]["n_utts"]
+    return {**report, "acoustic_history": lm_history_report(ws, lm_path, n_utts=n_utts)}
 
 
 def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vctk_pool", smoothing: float = 5.0) -> dict:

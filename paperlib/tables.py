@@ -124,6 +124,17 @@ def update_readme(scale: str = "mini") -> bool:
                      f"prompt, d = {g['delay']}): WER {g['sampled_WER']:.1f} sampled (T = {g['sampled_temperature']}), "
                      f"{g['greedy_WER']:.1f} greedy; codec resynthesis of the same utterances "
                      f"{g['codec_resynthesis_WER']:.1f}.")
+        if "acoustic_history" in r:
+            h = r["acoustic_history"]
+            cb0 = lambda name: " / ".join(f"{100 * v[name]['accuracy'][0]:.1f}"
+                                          for v in h["teacher_forced_history_pad"].values())
+            fractions = " / ".join(f"{100 * float(f):.0f}" for f in h["teacher_forced_history_pad"])
+            sc = h["self_continuation"]
+            line += (f" What it predicts from: codebook-0 accuracy with {fractions}% of the acoustic input frames "
+                     f"replaced by PAD {cb0('train_pretrain')} (own utterances), {cb0('vctk_pool')} (held-out); "
+                     f"self-continuation of {sc['n_utts']} own utterances (own speaker, no prompt): WER "
+                     f"{sc['greedy_WER']:.1f} greedy / {sc['sampled_WER']:.1f} sampled, generated codebook-0 equal "
+                     f"to the real one in {100 * sc['greedy_codebook0_match']:.1f}% of frames (greedy).")
         parts += [line, ""]
     bench = paths.benchmarks_dir(scale) / "latency.md"
     if bench.exists():

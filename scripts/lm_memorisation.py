@@ -5,10 +5,10 @@ For the default 1500-step LM and the 3000-step LM of `scripts/lm_steps.py` (load
 trained here), each part cached under cache/mini/diagnostics/:
   * free-running generation (`probes.lm_generation_report`: vctk-1fix prompt, anonymized speaker vector,
     d = 2) of 24 utterances of the LM's *own pretraining set*, next to 24 held-out libri trial utterances;
-  * self-continuation (`probes.lm_self_continuation_report`): own utterances, own speaker, no prompt, the
-    exact pretraining condition; WER and how often generated codebook-0 codes equal the real ones;
-  * teacher-forced accuracy with 0 / 30 / 100% of the acoustic input frames replaced by PAD
-    (`probes.lm_teacher_forced_report(history_pad=)`): how much the LM leans on the acoustic history.
+  * `probes.lm_history_report` (also part of the pipeline's lm_report.json for the default LM):
+    self-continuation (own utterances, own speaker, no prompt: the exact pretraining condition; WER and how
+    often generated codebook-0 codes equal the real ones) and teacher-forced accuracy with 0 / 30 / 100%
+    of the acoustic input frames replaced by PAD: how much the LM leans on the acoustic history.
 
     .venv/bin/python scripts/lm_memorisation.py      # ~15 min on 2 cores -> benchmarks/lm_memorisation.json
 """
@@ -18,14 +18,10 @@ import argparse
 
 from paperlib import paths
 from paperlib.config import apply_overrides
-from paperlib.probes import (lm_generation_report, lm_self_continuation_report, lm_teacher_forced_report,
-                             pretraining_trials)
+from paperlib.probes import lm_generation_report, lm_history_report, pretraining_trials
 from paperlib.stages import Workspace
 from paperlib.train import pretrain_path
 from paperlib.utils import atomic_write_json, cached_json
-
-HISTORY_PAD = (0.0, 0.3, 1.0)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,9 +45,7 @@ def main() -> None:
             "vctk1fix_own_pretraining_utterances": part("gen-own", lambda: lm_generation_report(
                 ws, path, trials=pretraining_trials(ws, args.n_utts))),
             "vctk1fix_held_out_trials": part("gen-held-out", lambda: lm_generation_report(ws, path, n_utts=args.n_utts)),
-            "self_continuation": part("self-continuation", lambda: lm_self_continuation_report(ws, path, args.n_utts)),
-            "teacher_forced_history_pad": {str(f): part(f"tf-pad{f}", lambda f=f: lm_teacher_forced_report(
-                ws, path, history_pad=f)) for f in HISTORY_PAD},
+            **lm_history_report(ws, path, args.n_utts),
         }
         print(steps, out[str(steps)], flush=True)
         atomic_write_json(paths.ensure(paths.benchmarks_dir("mini")) / "lm_memorisation.json", out)

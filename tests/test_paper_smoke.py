@@ -74,6 +74,10 @@ def test_lm_report_and_code_statistics(smoke_paper):
     assert gen["n_utts"] > 0 and gen["prompt"] == "vctk-1fix"
     assert all(0 <= gen[k] for k in ("sampled_WER", "greedy_WER", "codec_resynthesis_WER"))
     assert len(report["vctk_pool"]["accuracy"]) == 8
+    history = report["acoustic_history"]
+    assert set(history["teacher_forced_history_pad"]) == {"0.0", "0.3", "1.0"}
+    continuation = history["self_continuation"]
+    assert continuation["n_utts"] == gen["n_utts"] and 0 <= continuation["greedy_codebook0_match"] <= 1
     from paperlib.probes import pretraining_trials
 
     own = pretraining_trials(Workspace("smoke"), 4)     # the memorisation probe's set: one per speaker first
