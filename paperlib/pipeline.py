@@ -156,7 +156,9 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
 
 def system_timings(results: list[dict]):
     """CPU seconds (one thread each) that every distinct (system, seed) took, per step, from its cached result:
-    the data behind the README's time budget. Rows shared by two tables appear once."""
+    the data behind the README's time budget. Rows shared by two tables appear once. A system evaluated with
+    EER-S in one go counts train_asv in ``anonymize`` and the attacker in ``evaluate``; one that got EER-S
+    added later has them in ``anonymize_train_asv`` and ``eer_s``."""
     import pandas as pd
 
     rows, seen = [], set()
