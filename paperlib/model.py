@@ -268,10 +268,7 @@ class CodecLM(nn.Module):
 
     def forward(self, batch: LMBatch) -> dict[str, Tensor]:
         if self.training and self.cfg.acoustic_input_dropout > 0:
-            drop = batch.is_acoustic_slot & (torch.rand(batch.is_acoustic_slot.shape, device=batch.acoustic.device)
-                                             < self.cfg.acoustic_input_dropout)
-            pad = torch.full_like(batch.acoustic, self.cfg.codebook_size + ACOUSTIC_PAD)
-            batch = dataclasses.replace(batch, acoustic=torch.where(drop[..., None], pad, batch.acoustic))
+            batch = self.pad_acoustic_inputs(batch, self.cfg.acoustic_input_dropout)
         hidden = self.forward_hidden(batch)
         out = {"hidden": hidden}
         sem_mask = batch.content_target >= 0          # the vocabulary projection only where there is a target
@@ -288,6 +285,14 @@ class CodecLM(nn.Module):
         out["acoustic_loss"] = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         out["loss"] = out["acoustic_loss"] + out["semantic_loss"]
         return out
+
+    def pad_acoustic_inputs(self, batch: LMBatch, fraction: float, generator: torch.Generator | None = None) -> LMBatch:
+        """The batch with a random ``fraction`` of its acoustic input frames replaced by the PAD frame (training
+        dropout; the probes' test of how much the LM leans on its acoustic history)."""
+        drop = batch.is_acoustic_slot & (torch.rand(batch.is_acoustic_slot.shape, generator=generator,
+                                                    device=batch.acoustic.device) < fraction)
+        pad = torch.full_like(batch.acoustic, self.cfg.codebook_size + ACOUSTIC_PAD)
+        return dataclasses.replace(batch, acoustic=torch.where(drop[..., None], pad, batch.acoustic))
 
     def semantic_loss(self, hidden: Tensor, target: Tensor) -> Tensor:
         """CE of the next content token; with factorized content, the sum of the per-digit CEs (the NLL of

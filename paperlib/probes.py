@@ -29,6 +29,13 @@ def _mcd(a: np.ndarray, b: np.ndarray, n_mcep: int) -> float:
     return float(np.mean(10.0 / np.log(10) * np.sqrt(2 * np.sum((ca - cb) ** 2, axis=1))))
 
 
+def _decoded_wer(ev, codec, codes: list, contents: list, refs: list[str], n_stages: int | None = None) -> float:
+    """WER of acoustic codes decoded to audio (each frame with its content token, for a content-conditioned
+    codec; the first ``n_stages`` residual stages, default all) and transcribed by the evaluation ASR."""
+    return corpus_wer(refs, ev.transcribe([codec.decode_to_wav(c, t[: len(c)], n_stages=n_stages)
+                                           for c, t in zip(codes, contents)]))
+
+
 def held_out_trials(ws, n_utts: int) -> list[tuple[str, object]]:
     """(dir, Utterance) of the first n_utts held-out libri trial utterances, split evenly over the trial
     dirs (unseen speakers and sentences): the set every intelligibility probe transcribes."""
@@ -133,9 +140,7 @@ def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2, hist
     ``history_pad``: fraction of the acoustic input frames replaced by the PAD frame (seeded), so the
     prediction must come from content and speaker alone (1.0) or from a degraded history: how much the LM
     leans on the acoustic history it will have to supply itself when generating."""
-    from dataclasses import replace
-
-    from .model import ACOUSTIC_PAD, collate, interleave
+    from .model import collate, interleave
     from .train import load_lm
 
     lm = load_lm(ws, lm_path)
@@ -149,9 +154,7 @@ def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2, hist
         items = [interleave(lm.cfg, toks[u]["content"].long(), toks[u]["acoustic"].long(), delay, 0) for u in utts]
         batch = collate(items, torch.stack([toks[u]["speaker"] for u in utts]), [0] * len(items))
         if history_pad:
-            drop = batch.is_acoustic_slot & (torch.rand(batch.is_acoustic_slot.shape, generator=gen) < history_pad)
-            pad = torch.full_like(batch.acoustic, lm.cfg.codebook_size + ACOUSTIC_PAD)
-            batch = replace(batch, acoustic=torch.where(drop[..., None], pad, batch.acoustic))
+            batch = lm.pad_acoustic_inputs(batch, history_pad, gen)
         hidden = lm.forward_hidden(batch)
         has_target = batch.acoustic_target[..., 0] >= 0
         targets = batch.acoustic_target[has_target]
@@ -189,17 +192,14 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     base = ws.cfg.inference
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
-    out["codec_resynthesis_WER"] = corpus_wer(refs, ev.transcribe([parts.codec.decode_to_wav(c, t) for c, t in
-                                                                   zip(codec_codes, contents)]))
+    out["codec_resynthesis_WER"] = _decoded_wer(ev, parts.codec, codec_codes, contents, refs)
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
         cfg = replace(base, temperature=temperature)
         codes = anonymize_codes(parts, cfg, utts, contents, pools, ptoks, seed)
-        hyps = ev.transcribe([parts.codec.decode_to_wav(c, t[: len(c)]) for c, t in zip(codes, contents)])
-        out[f"{label}_WER"] = corpus_wer(refs, hyps)
+        out[f"{label}_WER"] = _decoded_wer(ev, parts.codec, codes, contents, refs)
         out[f"{label}_temperature"] = temperature
         for k in stages:        # the same generated codes decoded from their first k residual stages only
-            hyps = ev.transcribe([parts.codec.decode_to_wav(c, t[: len(c)], n_stages=k) for c, t in zip(codes, contents)])
-            out[f"{label}_WER_first_{k}_stages"] = corpus_wer(refs, hyps)
+            out[f"{label}_WER_first_{k}_stages"] = _decoded_wer(ev, parts.codec, codes, contents, refs, n_stages=k)
     return out
 
 
@@ -229,8 +229,7 @@ def lm_self_continuation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) ->
                          [stable_int(seed, u.utt_id) for u in utts])
         same = sum(int((c[:, 0] == r[: len(c), 0]).sum()) for c, r in zip(codes, real))
         out[f"{label}_codebook0_match"] = same / sum(len(c) for c in codes)
-        out[f"{label}_WER"] = corpus_wer(refs, ev.transcribe([codec.decode_to_wav(c, s[: len(c)])
-                                                             for c, s in zip(codes, sources)]))
+        out[f"{label}_WER"] = _decoded_wer(ev, codec, codes, sources, refs)
     return out
 
 
@@ -371,13 +370,13 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
     refs = [u.text for _, u in trials]
     ks = tuple(stages) + ((0,) if codec.cfg.content_conditioned else ())
     out = {"n_utts": len(items)}
+    contents, codes = [c for c, _ in items], [a for _, a in items]
     for k in ks:
-        wavs = [codec.decode_to_wav(codes, content, n_stages=k) for content, codes in items]
-        out[f"stages_{k}"] = corpus_wer(refs, ev.transcribe(wavs))
+        out[f"stages_{k}"] = _decoded_wer(ev, codec, codes, contents, refs, n_stages=k)
     shift = len(items) // 2 + 1           # the other half of the list: other speaker, other sentence
     swapped = []
-    for i, (content, _) in enumerate(items):
-        other = items[(i + shift) % len(items)][1]
-        swapped.append(codec.decode_to_wav(other.repeat(-(-len(content) // len(other)), 1)[: len(content)], content))
-    out["other_utterance_codes"] = corpus_wer(refs, ev.transcribe(swapped))
+    for i, content in enumerate(contents):
+        other = codes[(i + shift) % len(codes)]
+        swapped.append(other.repeat(-(-len(content) // len(other)), 1)[: len(content)])
+    out["other_utterance_codes"] = _decoded_wer(ev, codec, swapped, contents, refs)
     return out

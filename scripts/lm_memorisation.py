@@ -2,7 +2,8 @@
 what does it predict from?
 
 For the default 1500-step LM and the 3000-step LM of `scripts/lm_steps.py` (loaded from the cache, not
-trained here), each part cached under cache/mini/diagnostics/:
+trained here), from `probes.cached_lm_report` (what `make pipeline` reports for the default LM, cached by
+checkpoint) plus the own-utterance generation (cached under cache/mini/diagnostics/):
   * free-running generation (`probes.lm_generation_report`: vctk-1fix prompt, anonymized speaker vector,
     d = 2) of 24 utterances of the LM's *own pretraining set*, next to 24 held-out libri trial utterances;
   * `probes.lm_history_report` (also part of the pipeline's lm_report.json for the default LM):
@@ -18,15 +19,15 @@ import argparse
 
 from paperlib import paths
 from paperlib.config import apply_overrides
-from paperlib.probes import lm_generation_report, lm_history_report, pretraining_trials
+from paperlib.probes import cached_lm_report, lm_generation_report, pretraining_trials
 from paperlib.stages import Workspace
 from paperlib.train import pretrain_path
 from paperlib.utils import atomic_write_json, cached_json
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, nargs="*", default=[1500, 3000], help="pretraining lengths to report")
-    parser.add_argument("--n-utts", type=int, default=24)
     args = parser.parse_args()
     base = Workspace("mini")
     out = {}
@@ -35,18 +36,12 @@ def main() -> None:
         path = pretrain_path(ws)
         if not path.exists():
             raise SystemExit(f"{path}: no {steps}-step LM in the cache; run scripts/lm_steps.py --steps {steps} first")
-        cache = paths.ensure(ws.cache / "diagnostics")
-
-        def part(name, fn):
-            return cached_json(cache / f"{path.stem}-{name}-n{args.n_utts}.json", fn)
-
-        out[str(steps)] = {
-            "checkpoint": path.name,
-            "vctk1fix_own_pretraining_utterances": part("gen-own", lambda: lm_generation_report(
-                ws, path, trials=pretraining_trials(ws, args.n_utts))),
-            "vctk1fix_held_out_trials": part("gen-held-out", lambda: lm_generation_report(ws, path, n_utts=args.n_utts)),
-            **lm_history_report(ws, path, args.n_utts),
-        }
+        report = cached_lm_report(ws, path)
+        n_utts = report["generation"]["n_utts"]         # as many own utterances as held-out ones
+        own = cached_json(paths.ensure(ws.cache / "diagnostics") / f"{path.stem}-gen-own-n{n_utts}.json",
+                          lambda: lm_generation_report(ws, path, trials=pretraining_trials(ws, n_utts)))
+        out[str(steps)] = {"checkpoint": path.name, "vctk1fix_own_pretraining_utterances": own,
+                           "vctk1fix_held_out_trials": report["generation"], **report["acoustic_history"]}
         print(steps, out[str(steps)], flush=True)
         atomic_write_json(paths.ensure(paths.benchmarks_dir("mini")) / "lm_memorisation.json", out)
 
