@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import LMConfig
-from .streaming import StreamingModule, StreamingState
+from .streaming import NoState, StreamingModule, StreamingState
 
 # special ids, appended after the real vocabularies
 CONTENT_PAD, CONTENT_SEP = 0, 1          # offsets added to content_vocab
@@ -74,26 +74,64 @@ def _rope_tables(half: int, n_positions: int, base: float, device: torch.device)
     return tables
 
 
-def rope(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
-    """Rotary embedding. x: (B, H, T, Dh), positions: (B, T) absolute positions (>= 0)."""
+def rope_angles(positions: Tensor, head_dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
+    """cos/sin of the rotary angles at ``positions`` (B, T): two (B, 1, T, head_dim // 2) tensors."""
+    half = head_dim // 2
+    cos_table, sin_table = _rope_tables(half, int(positions.max()) + 1, base, positions.device)
+    return cos_table[positions][:, None], sin_table[positions][:, None]
+
+
+def rope(x: Tensor, positions: Tensor, base: float = 10000.0, angles: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Rotary embedding. x: (B, H, T, Dh), positions: (B, T) absolute positions (>= 0). ``angles``
+    (from ``rope_angles``) lets queries and keys share one table lookup."""
     half = x.shape[-1] // 2
-    cos_table, sin_table = _rope_tables(half, int(positions.max()) + 1, base, x.device)
-    cos, sin = cos_table[positions][:, None], sin_table[positions][:, None]     # (B, 1, T, half)
+    cos, sin = angles if angles is not None else rope_angles(positions, x.shape[-1], base)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).to(x.dtype)
 
 
 @dataclass
 class KVCacheState(StreamingState):
-    """Keys/values seen so far (B, H, T, Dh) and which cached keys are real (B, T)."""
+    """Keys/values seen so far, in buffers that grow by doubling: the live keys are ``k[:, :, start:end]``
+    (B, H, T, Dh), with ``key_mask[:, start:end]`` saying which are real (not left padding).
+    Appending writes in place instead of concatenating the whole cache at every step."""
     k: Tensor | None = None
     v: Tensor | None = None
     key_mask: Tensor | None = None
+    start: int = 0
+    end: int = 0
     steps: int = 0
+    all_keys_real: bool = True
 
     def reset(self) -> None:
         self.k = self.v = self.key_mask = None
-        self.steps = 0
+        self.start = self.end = self.steps = 0
+        self.all_keys_real = True
+
+    def append(self, k: Tensor, v: Tensor, key_mask: Tensor, window: int | None) -> tuple[Tensor, Tensor, Tensor, int]:
+        """Add (B, H, t, Dh) keys/values; returns the live keys, values and key mask including them, and how
+        many of those came before them. With a sliding ``window``, only the last window - 1 stay live after."""
+        t_new = k.shape[2]
+        live = self.end - self.start
+        if self.k is None or self.end + t_new > self.k.shape[2]:
+            capacity = max(16, 2 * (live + t_new))
+            bufs = [k.new_empty(*k.shape[:2], capacity, k.shape[3]), v.new_empty(*v.shape[:2], capacity, v.shape[3]),
+                    key_mask.new_empty(key_mask.shape[0], capacity)]
+            if live:
+                bufs[0][:, :, :live] = self.k[:, :, self.start:self.end]
+                bufs[1][:, :, :live] = self.v[:, :, self.start:self.end]
+                bufs[2][:, :live] = self.key_mask[:, self.start:self.end]
+            self.k, self.v, self.key_mask = bufs
+            self.start, self.end = 0, live
+        new = slice(self.end, self.end + t_new)
+        self.k[:, :, new], self.v[:, :, new], self.key_mask[:, new] = k, v, key_mask
+        self.end += t_new
+        self.steps += t_new
+        out = (self.k[:, :, self.start:self.end], self.v[:, :, self.start:self.end],
+               self.key_mask[:, self.start:self.end], live)
+        if window is not None:
+            self.start = max(self.start, self.end - (window - 1))
+        return out
 
 
 class Attention(StreamingModule[KVCacheState]):
@@ -107,22 +145,26 @@ class Attention(StreamingModule[KVCacheState]):
     def _init_streaming_state(self, batch_size: int) -> KVCacheState:
         return KVCacheState(batch_size)
 
-    def forward(self, x: Tensor, positions: Tensor, key_mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, positions: Tensor, key_mask: Tensor | None = None,
+                angles: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """``angles``: ``rope_angles(positions, head_dim)``, computed once per Transformer call."""
         bsz, t_new, _ = x.shape
-        q, k, v = self.qkv(x).view(bsz, t_new, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k = rope(q, positions), rope(k, positions)
+        qkv = self.qkv(x).view(bsz, t_new, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = rope(qkv[:2], positions, angles=angles)        # queries and keys rotated in one go
+        v = qkv[2]
+        keys_real = key_mask is None
         if key_mask is None:
             key_mask = torch.ones(bsz, t_new, dtype=torch.bool, device=x.device)
         past = 0
         if self.is_streaming:
             st = self.state
-            if st.k is not None:
-                past = st.k.shape[2]
-                k, v = torch.cat([st.k, k], dim=2), torch.cat([st.v, v], dim=2)
-                key_mask = torch.cat([st.key_mask, key_mask], dim=1)
-            keep = k.shape[2] if self.window is None else min(k.shape[2], self.window - 1)
-            st.k, st.v, st.key_mask = k[:, :, -keep:], v[:, :, -keep:], key_mask[:, -keep:]
-            st.steps += t_new
+            st.all_keys_real = st.all_keys_real and (keys_real or bool(key_mask.all()))
+            k, v, key_mask, past = st.append(k, v, key_mask, self.window)
+            if t_new == 1 and st.all_keys_real and (self.window is None or k.shape[2] <= self.window):
+                # one new query that may see every cached key: no mask to build (the same result as an
+                # all-True mask, to the bit; streaming steps are dominated by such small-op overhead)
+                y = F.scaled_dot_product_attention(q, k, v)
+                return self.out(y.transpose(1, 2).reshape(bsz, t_new, -1))
         q_idx = past + torch.arange(t_new, device=x.device)[:, None]
         k_idx = torch.arange(k.shape[2], device=x.device)[None, :]
         allowed = k_idx <= q_idx
@@ -143,8 +185,9 @@ class Block(nn.Module):
         self.mlp = SwiGLU(dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, positions: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), positions, key_mask))
+    def forward(self, x: Tensor, positions: Tensor, key_mask: Tensor | None = None,
+                angles: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), positions, key_mask, angles))
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
@@ -157,21 +200,16 @@ class Transformer(StreamingModule[StreamingState]):
         self.norm = RMSNorm(dim)
 
     def _init_streaming_state(self, batch_size: int) -> StreamingState:
-        return _NoState(batch_size)
+        return NoState(batch_size)
 
     def forward(self, x: Tensor, positions: Tensor | None = None, key_mask: Tensor | None = None) -> Tensor:
         if positions is None:
             offset = self.blocks[0].attn.state.steps if self.is_streaming else 0
             positions = (offset + torch.arange(x.shape[1], device=x.device))[None].expand(x.shape[0], -1)
+        angles = rope_angles(positions, self.blocks[0].attn.head_dim)     # shared by every layer
         for block in self.blocks:
-            x = block(x, positions, key_mask)
+            x = block(x, positions, key_mask, angles)
         return self.norm(x)
-
-
-@dataclass
-class _NoState(StreamingState):
-    def reset(self) -> None:
-        pass
 
 
 class FactorizedContentEmbedding(nn.Module):

@@ -26,6 +26,14 @@ class StreamingState:
         raise NotImplementedError
 
 
+@dataclass
+class NoState(StreamingState):
+    """The state of a module whose streaming state lives in its children."""
+
+    def reset(self) -> None:
+        pass
+
+
 S = TypeVar("S", bound=StreamingState)
 
 

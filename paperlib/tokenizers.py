@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from .audio import SAMPLE_RATE
 from .config import CodecConfig, ContentConfig
 from .model import Transformer
-from .streaming import StreamingModule, StreamingState
+from .streaming import NoState, StreamingModule, StreamingState
 
 FRAME_SAMPLES = 768                    # one token frame = 48 ms at 16 kHz
 FRAME_MS = 1000 * FRAME_SAMPLES / SAMPLE_RATE
@@ -88,21 +88,53 @@ class FSQ(nn.Module):
         return (digits.float() - half_width) / half_width
 
 
-class CausalConv(nn.Module):
+@dataclass
+class CausalConvState(StreamingState):
+    history: Tensor | None = None     # the last ``pad`` input frames (B, C, pad); zeros before the first call
+
+    def reset(self) -> None:
+        self.history = None
+
+
+class CausalConv(StreamingModule[CausalConvState]):
+    """Left-padded Conv1d. Streaming, it keeps its last ``pad`` input frames, so feeding frames one call at
+    a time gives what the whole sequence gives (tests/test_streaming.py)."""
+
     def __init__(self, cin: int, cout: int, kernel: int, dilation: int = 1) -> None:
         super().__init__()
         self.pad = (kernel - 1) * dilation
         self.conv = nn.Conv1d(cin, cout, kernel, dilation=dilation)
 
+    def _init_streaming_state(self, batch_size: int) -> CausalConvState:
+        return CausalConvState(batch_size)
+
     def forward(self, x: Tensor) -> Tensor:          # (B, C, T)
-        return self.conv(F.pad(x, (self.pad, 0)))
+        if not self.is_streaming or self.pad == 0:
+            return self.conv(F.pad(x, (self.pad, 0)))
+        st = self.state
+        history = st.history if st.history is not None else x.new_zeros(x.shape[0], x.shape[1], self.pad)
+        x = torch.cat([history, x], dim=-1)
+        st.history = x[..., -self.pad:]
+        if x.shape[-1] == self.pad + 1:
+            # one new frame: its kernel taps times the weights, one matrix-vector product (a dilated conv on
+            # a few frames takes PyTorch's slow per-channel path, ~1 ms per layer)
+            taps = x[..., :: self.conv.dilation[0]]
+            return F.linear(taps.flatten(1), self.conv.weight.flatten(1), self.conv.bias)[..., None]
+        return self.conv(x)
+
+
+def pointwise(conv: nn.Conv1d, x: Tensor, streaming: bool) -> Tensor:
+    """A kernel-1 Conv1d; on a single streamed frame as a matrix-vector product (the conv's per-call
+    overhead on one frame is larger than its arithmetic)."""
+    if streaming and x.shape[-1] == 1:
+        return F.linear(x[..., 0], conv.weight[..., 0], conv.bias)[..., None]
+    return conv(x)
 
 
 class ResStack(nn.Module):
     def __init__(self, dim: int, layers: int) -> None:
         super().__init__()
         self.convs = nn.ModuleList([CausalConv(dim, dim, 3, dilation=2 ** (i % 3)) for i in range(layers)])
-        self.receptive_field = 1 + sum(2 * 2 ** (i % 3) for i in range(layers))
 
     def forward(self, x: Tensor) -> Tensor:
         for conv in self.convs:
@@ -231,7 +263,10 @@ class GroupedFSQ(nn.Module):
         return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
 
 
-class WorldCodec(nn.Module):
+class WorldCodec(StreamingModule[NoState]):
+    """WORLD features <-> 8 residual FSQ codes per frame, causal. ``with codec.streaming(batch):``, ``decode``
+    (and ``encode``) take the next frames only: each causal conv keeps the left context it needs."""
+
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -262,14 +297,12 @@ class WorldCodec(nn.Module):
             self.semantic_head = nn.Sequential(nn.Conv1d(cfg.latent_dim, 128, 1), nn.GELU(), CausalConv(128, 128, 3),
                                                nn.GELU(), nn.Conv1d(128, 2 * CTC_VOCAB, 1))
 
+    def _init_streaming_state(self, batch_size: int) -> NoState:
+        return NoState(batch_size)
+
     @property
     def codebook_size(self) -> int:
         return self.quantizer.codebook_size
-
-    @property
-    def decoder_context(self) -> int:
-        """Frames of left context the causal decoder needs (used by the streaming decoder)."""
-        return self.dec.receptive_field
 
     def normalize(self, feats: Tensor) -> Tensor:
         """Raw features -> normalised and importance-weighted (the space the codec encodes and its loss)."""
@@ -292,11 +325,11 @@ class WorldCodec(nn.Module):
         return self.enc_out(self.enc(x)).transpose(1, 2)
 
     def _decode_latent(self, z: Tensor, content: Tensor | None = None) -> Tensor:
-        x = self.dec_in(z.transpose(1, 2))
+        x = pointwise(self.dec_in, z.transpose(1, 2), self.is_streaming)
         digits = self._content(content, z.shape[1])
         if digits is not None:
             x = x + self.content_to_decoder(digits)
-        return self.dec_out(self.dec(x)).transpose(1, 2)
+        return pointwise(self.dec_out, self.dec(x), self.is_streaming).transpose(1, 2)
 
     def encode(self, feats: Tensor, content: Tensor | None = None) -> Tensor:
         """(B, T, F) raw features [+ (B, T) content tokens if content-conditioned] -> (B, T, 8) codes."""
