@@ -160,10 +160,12 @@ class Attention(StreamingModule[KVCacheState]):
             st = self.state
             st.all_keys_real = st.all_keys_real and (keys_real or bool(key_mask.all()))
             k, v, key_mask, past = st.append(k, v, key_mask, self.window)
-            if t_new == 1 and st.all_keys_real and (self.window is None or k.shape[2] <= self.window):
-                # one new query that may see every cached key: no mask to build (the same result as an
-                # all-True mask, to the bit; streaming steps are dominated by such small-op overhead)
-                y = F.scaled_dot_product_attention(q, k, v)
+            if st.all_keys_real and (self.window is None or (t_new == 1 and k.shape[2] <= self.window)):
+                # every cached key is real and within reach: only the new tokens' order among themselves needs
+                # a mask, none for one token (the same result as the full mask below, to the bit; streaming
+                # steps are dominated by such small-op overhead)
+                mask = None if t_new == 1 else torch.ones(t_new, k.shape[2], dtype=torch.bool, device=x.device).tril(past)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
                 return self.out(y.transpose(1, 2).reshape(bsz, t_new, -1))
         q_idx = past + torch.arange(t_new, device=x.device)[:, None]
         k_idx = torch.arange(k.shape[2], device=x.device)[None, :]
@@ -203,6 +205,8 @@ class Transformer(StreamingModule[StreamingState]):
         return NoState(batch_size)
 
     def forward(self, x: Tensor, positions: Tensor | None = None, key_mask: Tensor | None = None) -> Tensor:
+        if positions is None and key_mask is None and x.shape[1] == 1 and self.is_streaming and not self.training:
+            return self._next_token(x)
         if positions is None:
             offset = self.blocks[0].attn.state.steps if self.is_streaming else 0
             positions = (offset + torch.arange(x.shape[1], device=x.device))[None].expand(x.shape[0], -1)
@@ -210,6 +214,19 @@ class Transformer(StreamingModule[StreamingState]):
         for block in self.blocks:
             x = block(x, positions, key_mask, angles)
         return self.norm(x)
+
+    def _next_token(self, x: Tensor) -> Tensor:
+        """One streamed token at the next position (the depth transformer's and the content encoder's
+        steps): the arithmetic of ``forward``, to the bit, minus what costs most in a one-token step on CPU:
+        nn.Module call overhead (the submodules' ``forward`` is called directly; dropout is off in eval) and
+        the position/angle lookups (sliced from the shared tables)."""
+        position = self.blocks[0].attn.state.steps
+        cos, sin = _rope_tables(self.blocks[0].attn.head_dim // 2, position + 1, 10000.0, x.device)
+        angles = cos[position:position + 1][None, None], sin[position:position + 1][None, None]
+        for block in self.blocks:
+            x = x + block.attn.forward(block.norm1.forward(x), None, None, angles)
+            x = x + block.mlp.forward(block.norm2.forward(x))
+        return self.norm.forward(x)
 
 
 class FactorizedContentEmbedding(nn.Module):

@@ -238,7 +238,9 @@ class ResidualFSQ(nn.Module):
     def decode(self, codes: Tensor, n_stages: int | None = None) -> Tensor:
         """Sum of the first ``n_stages`` stages (all by default): quantizer dropout trained the decoder for it."""
         stages = list(self.proj_out)[: len(self.proj_out) if n_stages is None else n_stages]
-        return sum(pout(self.fsq.quantized_from_codes(codes[..., k])) for k, pout in enumerate(stages))
+        # every stage's digits in one elementwise pass (per-frame streaming decoding is op-overhead bound)
+        quantized = self.fsq.quantized_from_codes(codes[..., : len(stages)]).movedim(-2, 0).contiguous()
+        return sum(pout(quantized[k]) for k, pout in enumerate(stages))
 
 
 class GroupedFSQ(nn.Module):
