@@ -6,9 +6,11 @@ g = a * mean(g_target) + (1 - a) * z with z a pseudo-speaker drawn from a Gaussi
 pretraining speakers (a = 0.9). Sampling: temperature 0.7, top-p 0.7.
 
 Streaming (``StreamingAnonymizer``): 48 ms chunks; the content encoder runs on a sliding window with a
-KV cache; each new content token drives one Slow AR content step, one Fast AR frame and one acoustic
-step; the acoustic stream lags by d frames. ``tests/test_streaming.py`` checks that streaming yields
-the same acoustic tokens as offline generation for the same seed.
+KV cache; each new content token C_t goes into the Slow AR together with the previous frame's acoustic
+slot A_{t-1} (one call per frame), then the Fast AR samples the frame that lags by d. The codec decodes
+frame by frame (``with codec.streaming(1)``; its causal convolutions keep their left context).
+``tests/test_streaming.py`` checks that streaming yields the same acoustic tokens as offline generation
+for the same seed, and that frame-by-frame decoding gives whole-utterance decoding's features.
 """
 from __future__ import annotations
 
@@ -121,17 +123,14 @@ def _step(lm: CodecLM, content: Tensor | None, frame: Tensor | None, pos: Tensor
     return lm.slow(x, pos[:, None], torch.ones(bsz, 1, dtype=torch.bool))[:, 0]
 
 
-def _step_frame_then_content(lm: CodecLM, frame: Tensor, content: Tensor, pos: Tensor) -> Tensor:
-    """Two Slow AR slots in one call, A_{t-1} (at ``pos``) then C_t (at ``pos + 1``): (B, 8), (B,) -> the
-    state at C_t. Streaming uses it so that each frame costs one Slow AR call instead of two (the calls
-    are overhead-bound on CPU); the states equal the two single steps' to float rounding."""
-    bsz = pos.shape[0]
+def _step_frame_then_content(lm: CodecLM, frame: Tensor, content: Tensor) -> Tensor:
+    """Two Slow AR slots in one call at the next two positions of the streaming cache, A_{t-1} then C_t:
+    (B, 8), (B,) -> the state at C_t. Streaming uses it so that each frame costs one Slow AR call instead
+    of two (the calls are overhead-bound on CPU); the states equal the two single steps' to float rounding."""
     c = torch.stack([torch.zeros_like(content), content], dim=1)
     a = torch.stack([frame, torch.zeros_like(frame)], dim=1)
-    is_ac = torch.tensor([[True, False]]).expand(bsz, -1)
-    x = lm.embed_slots(c, a, is_ac)
-    positions = torch.stack([pos, pos + 1], dim=1)
-    return lm.slow(x, positions, torch.ones(bsz, 2, dtype=torch.bool))[:, 1]
+    is_ac = torch.tensor([[True, False]]).expand(len(content), -1)
+    return lm.slow(lm.embed_slots(c, a, is_ac))[:, 1]
 
 
 class StreamingAnonymizer:
@@ -183,7 +182,7 @@ class StreamingAnonymizer:
         if self.pending_frame is None:
             h = _step(lm, content, None, torch.tensor([self.pos]))
         else:
-            h = _step_frame_then_content(lm, self.pending_frame, content, torch.tensor([self.pos - 1]))
+            h = _step_frame_then_content(lm, self.pending_frame, content)      # at positions pos - 1, pos
         a_idx = self.t - d
         out = None
         if a_idx < 0:

@@ -3,7 +3,8 @@
     python -m paperlib.bench --scale mini      # -> benchmarks/latency.json (+ .md)
 
 Runs on 1 CPU thread. For each lookahead d in (0, 1, 2, 4, 8) a source utterance is streamed in 48 ms
-chunks through content encoder -> Slow AR -> Fast AR -> codec decoder -> WORLD synthesis.
+chunks through content encoder -> Slow AR -> Fast AR -> codec decoder (frame by frame, with its causal
+convolutions' context cached) -> WORLD synthesis of the frame's 48 ms.
 first-packet latency = (d + 1) x 48 ms of audio that must have arrived + the compute time of the chunk
 that releases the first output frame (including its decoding to audio); RTF = total compute / audio
 duration. Prompt prefill happens before the source starts and is reported separately. The same loop on

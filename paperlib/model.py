@@ -205,8 +205,8 @@ class Transformer(StreamingModule[StreamingState]):
         return NoState(batch_size)
 
     def forward(self, x: Tensor, positions: Tensor | None = None, key_mask: Tensor | None = None) -> Tensor:
-        if positions is None and key_mask is None and x.shape[1] == 1 and self.is_streaming and not self.training:
-            return self._next_token(x)
+        if positions is None and key_mask is None and self.is_streaming and not self.training:
+            return self._next_tokens(x)
         if positions is None:
             offset = self.blocks[0].attn.state.steps if self.is_streaming else 0
             positions = (offset + torch.arange(x.shape[1], device=x.device))[None].expand(x.shape[0], -1)
@@ -215,14 +215,14 @@ class Transformer(StreamingModule[StreamingState]):
             x = block(x, positions, key_mask, angles)
         return self.norm(x)
 
-    def _next_token(self, x: Tensor) -> Tensor:
-        """One streamed token at the next position (the depth transformer's and the content encoder's
-        steps): the arithmetic of ``forward``, to the bit, minus what costs most in a one-token step on CPU:
+    def _next_tokens(self, x: Tensor) -> Tensor:
+        """Streamed tokens at the next positions, none of them padding (every streaming step at batch 1):
+        the arithmetic of ``forward``, to the bit, minus what costs most in a few-token step on CPU:
         nn.Module call overhead (the submodules' ``forward`` is called directly; dropout is off in eval) and
         the position/angle lookups (sliced from the shared tables)."""
-        position = self.blocks[0].attn.state.steps
-        cos, sin = _rope_tables(self.blocks[0].attn.head_dim // 2, position + 1, 10000.0, x.device)
-        angles = cos[position:position + 1][None, None], sin[position:position + 1][None, None]
+        start, end = self.blocks[0].attn.state.steps, self.blocks[0].attn.state.steps + x.shape[1]
+        cos, sin = _rope_tables(self.blocks[0].attn.head_dim // 2, end, 10000.0, x.device)
+        angles = cos[start:end][None, None], sin[start:end][None, None]
         for block in self.blocks:
             x = x + block.attn.forward(block.norm1.forward(x), None, None, angles)
             x = x + block.mlp.forward(block.norm2.forward(x))

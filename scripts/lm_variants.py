@@ -11,8 +11,10 @@ fixes help?
      factorized  content embedding = sum of per-FSQ-digit rows, semantic head over digits (lm.factorize_content)
      factorized+input-dropout   ... and 30% of acoustic input frames replaced by PAD in training
                                 (lm.acoustic_input_dropout), so the model must use content
+     table+input-dropout-0.5    the default embedding with half of the acoustic input frames replaced by PAD
+                                (finding 12: the LM leans on its acoustic history, its own output in generation)
 
-    .venv/bin/python scripts/lm_variants.py     # ~1 h on 2 cores if no variant is cached -> benchmarks/lm_variants.json
+    .venv/bin/python scripts/lm_variants.py     # ~20 min per uncached variant on 2 cores -> benchmarks/lm_variants.json
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ VARIANTS = {
     "table": {},
     "factorized": {"factorize_content": True},
     "factorized+input-dropout": {"factorize_content": True, "acoustic_input_dropout": 0.3},
+    "table+input-dropout-0.5": {"acoustic_input_dropout": 0.5},
 }
 
 
