@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     an.add_argument("--target", default="vctk-1fix", help="prompt strategy (vctk-1fix, vctk-1rnd, vctk-4rnd, "
                                                          "cross-ds-4rnd, crema-emo-4rnd)")
     an.add_argument("--delay", type=int, default=2, help="lookahead d in frames of 48 ms (0..8)")
-    an.add_argument("--stream", action="store_true", help="run the chunk-by-chunk streaming path")
+    an.add_argument("--stream", action="store_true",
+                    help="stream: 48 ms chunks in, each output frame decoded to its 48 ms of audio as it comes "
+                         "(WORLD per frame); without it, whole-utterance generation and decoding")
     an.add_argument("--system", default="frame-distill",
                     help="Table 1 system: vctk-1fix (baseline), pool-distill, frame-distill, ...")
     an.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
@@ -59,18 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     speaker = anonymized_speaker(parts, prompt, inf.anon_alpha, args.seed)
     start = time.perf_counter()
     if args.stream:
+        # 48 ms in, frames out, each decoded to its 48 ms of audio as it comes (what a live system would play)
         sa = StreamingAnonymizer(parts, prompt, speaker, inf, args.seed)
-        frames = []
-        with sa.streaming():
+        pieces = []
+        with sa.streaming(), parts.codec.streaming(1):
             x = torch.from_numpy(wav)
-            for i in range(0, len(x), 768):
-                frames += sa.push(x[i:i + 768])
-            frames += sa.flush()
-        codes, tokens = torch.stack(frames), torch.tensor(sa.source_tokens)
+            for chunk in [x[i:i + 768] for i in range(0, len(x), 768)] + [None]:
+                for frame in sa.push(chunk) if chunk is not None else sa.flush():
+                    pieces.append(parts.codec.decode_frame_to_wav(frame, sa.source_tokens[len(pieces)]))
+        out = np.concatenate(pieces)
     else:
         tokens = parts.content_encoder.encode(torch.from_numpy(wav)[None])[0]
         codes = generate(parts.lm, [prompt], [tokens], speaker[None], inf, parts.use_sep, [args.seed])[0]
-    out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
+        out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
     save_wav(args.output, out / max(1.0, float(np.abs(out).max()) / 0.95))
     took = time.perf_counter() - start
     print(f"wrote {args.output} ({len(out) / 16000:.2f} s audio, {took:.2f} s, RTF {took / (len(wav) / 16000):.2f})")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from . import paths
-from .tokenizers import FRAME_MS, FRAME_SAMPLES, synthesize_features
+from .tokenizers import FRAME_MS, FRAME_SAMPLES
 from .utils import atomic_write_json, atomic_write_text
 
 DELAYS = (0, 1, 2, 4, 8)
@@ -45,10 +45,8 @@ def stream_once(parts, prompt, speaker, inf, wav: torch.Tensor, seed: int = 0) -
             frames = sa.push(chunk) if chunk is not None else sa.flush()
             lm_time += time.perf_counter() - start
             for frame in frames:
-                content = torch.tensor([[sa.source_tokens[emitted]]])
+                codec.decode_frame_to_wav(frame, sa.source_tokens[emitted])     # the 48 ms of audio it releases
                 emitted += 1
-                feats = codec.decode(frame[None, None], content=content)[0].numpy()   # causal convs keep their context
-                synthesize_features(feats, codec.cfg)          # the 48 ms of audio this frame releases
             took = time.perf_counter() - start
             per_chunk.append(took)
             if frames and first_packet is None:

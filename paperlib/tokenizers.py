@@ -374,6 +374,15 @@ class WorldCodec(StreamingModule[NoState]):
             loss = loss + self.cfg.semantic_weight * ctc
         return loss
 
+    def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
+        """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of
+        audio (the causal convolutions keep their context; WORLD synthesizes the frame on its own)."""
+        if not self.is_streaming:
+            raise RuntimeError("decode_frame_to_wav decodes the next frame of a stream: use `with codec.streaming(1):`")
+        with torch.no_grad():
+            feats = self.decode(codes.reshape(1, 1, -1).long(), content=torch.tensor([[content]]))[0].numpy()
+        return synthesize_features(feats, self.cfg)
+
     def decode_to_wav(self, codes: Tensor, content: Tensor | None = None, n_stages: int | None = None) -> np.ndarray:
         """(T, 8) codes [+ (T,) content tokens for a content-conditioned codec] -> 16 kHz waveform."""
         with torch.no_grad():
