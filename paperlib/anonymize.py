@@ -239,10 +239,18 @@ def anonymize_codes(parts: AnonymizerParts, cfg: InferenceConfig, utts: list[Utt
                     pools: dict, ptoks: dict[str, dict[str, Tensor]], seed: int) -> list[Tensor]:
     """Acoustic codes of a batch of source utterances, prompted and seeded as every anonymized system is:
     prompt by ``cfg.prompt_strategy``, pseudo-speaker seeded per source speaker, sampling per utterance."""
+    prompts, speakers = prompts_and_speakers(parts, cfg, utts, pools, ptoks, seed)
+    return generate(parts.lm, prompts, contents, speakers, cfg, parts.use_sep, [stable_int(seed, u.utt_id) for u in utts])
+
+
+def prompts_and_speakers(parts: AnonymizerParts, cfg: InferenceConfig, utts: list[Utterance], pools: dict,
+                         ptoks: dict[str, dict[str, Tensor]], seed: int) -> tuple[list[Prompt], Tensor]:
+    """Each source utterance's prompt (``cfg.prompt_strategy``) and anonymized speaker vector (pseudo-speaker
+    seeded per source speaker), as every anonymized system draws them."""
     prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed)) for u in utts]
     speakers = torch.stack([anonymized_speaker(parts, p, cfg.anon_alpha, stable_int(seed, "pseudo", u.speaker))
                             for p, u in zip(prompts, utts)])
-    return generate(parts.lm, prompts, contents, speakers, cfg, parts.use_sep, [stable_int(seed, u.utt_id) for u in utts])
+    return prompts, speakers
 
 
 def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, out_dir: Path, seed: int,

@@ -204,6 +204,56 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
 
 
 @torch.no_grad()
+def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temperatures: tuple[float, ...] = (1.0, 0.7)
+                            ) -> dict:
+    """Is it the discrete sampling that spoils the output? Greedy free-running generation of held-out trial
+    speech (as ``lm_generation_report``), then one teacher-forced pass over the generated codes gives the
+    Fast AR's distribution of every codebook of every frame (conditioned, as in generation, on the greedy
+    codes before it). Decoding the *expected* codec latent under those distributions, sum_k proj_out_k(E[q_k]),
+    instead of the latent of the argmax codes, keeps what the LM knows without committing to one code:
+    WER of the greedy codes vs of the expected latent (at each temperature), next to codec resynthesis."""
+    from dataclasses import replace
+
+    from .anonymize import generate, load_parts, prompt_pools, prompt_tokens, prompts_and_speakers
+    from .model import collate, combine_streams, interleave
+    from .stages import aligned_acoustic_codes
+
+    parts = load_parts(ws, lm_path, use_sep=False)
+    lm, codec, ev = parts.lm.eval(), parts.codec, Evaluator(ws)
+    cfg = replace(ws.cfg.inference, temperature=0.0)
+    trials = held_out_trials(ws, n_utts)
+    utts, contents, real = [u for _, u in trials], [], []
+    for name, u in trials:
+        content, acoustic = aligned_acoustic_codes(codec, ws.world_features(name)[u.utt_id], ws.tokens(name)[u.utt_id]["content"])
+        contents.append(content)
+        real.append(acoustic.long())
+    prompts, speakers = prompts_and_speakers(parts, cfg, utts, prompt_pools(ws), prompt_tokens(ws), seed)
+    greedy = generate(lm, prompts, contents, speakers, cfg, False, [stable_int(seed, u.utt_id) for u in utts])
+    items, starts = [], []
+    for p, c, g in zip(prompts, contents, greedy):
+        content, acoustic, start = combine_streams(lm.cfg, p.content, p.acoustic, c.long(), g, use_sep=False)
+        items.append(interleave(lm.cfg, content, acoustic, cfg.delay, loss_from=start))
+        starts.append(start)
+    batch = collate(items, speakers, starts)
+    frames = batch.acoustic_target[..., 0] >= 0                       # the source frames, utterance by utterance
+    logits = lm.fast_logits(lm.forward_hidden(batch)[frames], batch.acoustic_target[frames])   # (N, 8, V)
+    refs = [u.text for u in utts]
+    out = {"n_utts": len(utts), "prompt": cfg.prompt_strategy, "delay": cfg.delay,
+           "argmax_agrees_with_generation": float((logits.argmax(-1) == batch.acoustic_target[frames]).float().mean()),
+           "codec_resynthesis_WER": _decoded_wer(ev, codec, real, contents, refs),
+           "greedy_codes_WER": _decoded_wer(ev, codec, greedy, contents, refs)}
+    fsq_points = codec.quantizer.fsq.quantized_from_codes(torch.arange(codec.codebook_size))       # (V, levels)
+    lengths = [len(g) for g in greedy]
+    for temperature in temperatures:
+        expected = torch.softmax(logits / temperature, -1) @ fsq_points                           # (N, 8, levels)
+        latent = sum(pout(expected[:, k]) for k, pout in enumerate(codec.quantizer.proj_out))      # (N, latent)
+        wavs = [synthesize_features(codec.features_from_latent(z[None], c[None, : len(z)])[0].numpy(), codec.cfg)
+                for z, c in zip(latent.split(lengths), contents)]
+        out[f"expected_latent_T{temperature:g}_WER"] = corpus_wer(refs, ev.transcribe(wavs))
+    return out
+
+
+@torch.no_grad()
 def lm_self_continuation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
     """Free-running generation under the exact pretraining condition: utterances of the LM's own
     pretraining set, their own speaker's embedding, no prompt. Reports WER (greedy and sampled) and how

@@ -342,6 +342,10 @@ class WorldCodec(StreamingModule[NoState]):
         a content-conditioned codec also reads the (B, T) content tokens, and n_stages = 0 is content alone)."""
         z = self.quantizer.decode(codes, n_stages) if n_stages != 0 else codes.new_zeros(
             *codes.shape[:2], self.cfg.latent_dim, dtype=torch.float32)
+        return self.features_from_latent(z, content)
+
+    def features_from_latent(self, z: Tensor, content: Tensor | None = None) -> Tensor:
+        """(B, T, latent_dim) quantized latent [+ (B, T) content tokens] -> (B, T, F) raw features."""
         return self._decode_latent(z, content) / self.feat_weight * self.feat_std + self.feat_mean
 
     def loss(self, feats: Tensor, generator: torch.Generator | None = None,
