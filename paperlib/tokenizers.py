@@ -267,7 +267,7 @@ class GroupedFSQ(nn.Module):
 
 class WorldCodec(StreamingModule[NoState]):
     """WORLD features <-> 8 residual FSQ codes per frame, causal. ``with codec.streaming(batch):``, ``decode``
-    (and ``encode``) take the next frames only: each causal conv keeps the left context it needs."""
+    takes the next frames only: each causal conv keeps the left context it needs."""
 
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
