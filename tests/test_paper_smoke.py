@@ -142,6 +142,20 @@ def test_demo_page_in_headless_chromium(smoke_paper):
     assert (smoke_paper / "demo_page_screenshot.png").stat().st_size > 10_000
 
 
+def test_soft_decoding_probe_reproduces_the_generation_it_decodes(smoke_paper):
+    """The expected-latent probe (README finding 13) re-runs the greedy generation teacher-forced: its Fast AR
+    argmax must be the generated codes (a mismatch between the training forward and the inference path
+    would give chance agreement, 1 / codebook size)."""
+    from paperlib.probes import lm_soft_decoding_report
+    from paperlib.stages import Workspace
+    from paperlib.train import pretrain_path
+
+    ws = Workspace("smoke")
+    report = lm_soft_decoding_report(ws, pretrain_path(ws), n_utts=2, temperatures=(1.0,))
+    assert report["argmax_agrees_with_generation"] >= 0.95
+    assert all(report[k] >= 0 for k in ("greedy_codes_WER", "expected_latent_T1_WER", "codec_resynthesis_WER"))
+
+
 def test_intelligibility_diagnostics_run_on_a_content_conditioned_codec(smoke_ws):
     """The probes behind README findings 8-10, on a content-conditioned smoke codec (trains in seconds):
     the conditioned codec is wired through tokenization, resynthesis and decoding from content alone."""
