@@ -71,7 +71,7 @@ if lm_report_path.exists():
     acc.index.name = "codebook"
     tidy = (100 * acc).reset_index().melt(id_vars="codebook", var_name="data", value_name="accuracy %")
     fig, ax = plt.subplots(figsize=(6, 3))
-    sns.barplot(data=tidy, x="codebook", y="accuracy %", hue="data", ax=ax)
+    sns.barplot(data=tidy, x="codebook", y="accuracy %", hue="data", ax=ax, seed=0)
     ax.axhline(100 * np.exp(-lm_report["uniform_ce"]), color="grey", ls=":", label="chance")
     ax.set_title(f"Teacher-forced Fast-AR accuracy (d = {lm_report['delay']})")
     save_figure(fig, "fig_lm_generalisation", scale)

@@ -47,7 +47,7 @@ long = pd.concat([pd.DataFrame({"system": "Original", "emotion": list(EMOTION_CO
                                 "recall": [orig[e]["value"] for e in EMOTION_COLUMNS]}), long])
 atomic_write_text(figs / "per_emotion_recall.csv", long.to_csv(index=False))
 fig, ax = plt.subplots(figsize=(11, 3.5))
-sns.barplot(data=long, x="system", y="recall", hue="emotion", ax=ax)
+sns.barplot(data=long, x="system", y="recall", hue="emotion", ax=ax, seed=0)
 ax.axhline(25, ls=":", color="gray"); ax.set_ylabel("recall (%)"); ax.tick_params(axis="x", rotation=30)
 save_figure(fig, "fig_per_emotion_recall", scale)
 
@@ -90,6 +90,7 @@ summary = pros.groupby(["system", "emotion"])[["f0_median", "f0_range_st", "rms_
 atomic_write_text(figs / "sad_prosody.csv", summary.to_csv())
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 for ax, col in zip(axes, ["f0_range_st", "rms_db"]):
-    sns.barplot(data=pros, x="system", y=col, hue="emotion", ax=ax, order=[label for label, _ in keys])
+    sns.barplot(data=pros, x="system", y=col, hue="emotion", ax=ax, order=[label for label, _ in keys],
+                seed=0)             # its error bars are bootstrap CIs: the same figure on every run
 save_figure(fig, "fig_sad_prosody", scale)
 summary
