@@ -74,9 +74,14 @@ def _rope_tables(half: int, n_positions: int, base: float, device: torch.device)
     return tables
 
 
-def rope_angles(positions: Tensor, head_dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
-    """cos/sin of the rotary angles at ``positions`` (B, T): two (B, 1, T, head_dim // 2) tensors."""
+def rope_angles(positions: Tensor | range, head_dim: int, base: float = 10000.0,
+                device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+    """cos/sin of the rotary angles at ``positions`` (B, T): two (B, 1, T, head_dim // 2) tensors. For a
+    ``range`` shared by the whole batch (streaming): (1, 1, T, half) slices of the tables, no gather."""
     half = head_dim // 2
+    if isinstance(positions, range):
+        cos_table, sin_table = _rope_tables(half, positions.stop, base, device)
+        return cos_table[positions.start:positions.stop][None, None], sin_table[positions.start:positions.stop][None, None]
     cos_table, sin_table = _rope_tables(half, int(positions.max()) + 1, base, positions.device)
     return cos_table[positions][:, None], sin_table[positions][:, None]
 
@@ -220,9 +225,8 @@ class Transformer(StreamingModule[StreamingState]):
         the arithmetic of ``forward``, to the bit, minus what costs most in a few-token step on CPU:
         nn.Module call overhead (the submodules' ``forward`` is called directly; dropout is off in eval) and
         the position/angle lookups (sliced from the shared tables)."""
-        start, end = self.blocks[0].attn.state.steps, self.blocks[0].attn.state.steps + x.shape[1]
-        cos, sin = _rope_tables(self.blocks[0].attn.head_dim // 2, end, 10000.0, x.device)
-        angles = cos[start:end][None, None], sin[start:end][None, None]
+        start = self.blocks[0].attn.state.steps
+        angles = rope_angles(range(start, start + x.shape[1]), self.blocks[0].attn.head_dim, device=x.device)
         for block in self.blocks:
             x = x + block.attn.forward(block.norm1.forward(x), None, None, angles)
             x = x + block.mlp.forward(block.norm2.forward(x))

@@ -44,6 +44,16 @@ def held_out_trials(ws, n_utts: int) -> list[tuple[str, object]]:
             for u in sorted(ws.data(name).utts.values(), key=lambda u: u.utt_id)[: n_utts // len(trial_dirs)]]
 
 
+def trial_codes(ws, codec, trials: list[tuple[str, object]]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Content tokens (T,) and codec codes (T, 8) of each (dir, Utterance) trial, cut to the frames they share;
+    each dir's features and content tokens are loaded once."""
+    from .stages import aligned_acoustic_codes
+
+    aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
+    pairs = [aligned_acoustic_codes(codec, *aligned[name][u.utt_id]) for name, u in trials]
+    return [c for c, _ in pairs], [a.long() for _, a in pairs]
+
+
 def pretraining_trials(ws, n_utts: int) -> list[tuple[str, object]]:
     """(dir, Utterance) of n_utts utterances of the LM's own pretraining set, one speaker after another
     (round-robin over speakers, sorted ids): the memorisation ceiling of the generation probe."""
@@ -176,19 +186,13 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     from dataclasses import replace
 
     from .anonymize import anonymize_codes, load_parts, prompt_pools, prompt_tokens
-    from .stages import aligned_acoustic_codes
 
     parts = load_parts(ws, lm_path, use_sep=False)
     ev = Evaluator(ws)
     pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
     trials = trials if trials is not None else held_out_trials(ws, n_utts)
-    dirs = {name for name, _ in trials}
-    feats, toks = {n: ws.world_features(n) for n in dirs}, {n: ws.tokens(n) for n in dirs}
-    utts, contents, codec_codes = [u for _, u in trials], [], []
-    for name, u in trials:
-        content, acoustic = aligned_acoustic_codes(parts.codec, feats[name][u.utt_id], toks[name][u.utt_id]["content"])
-        contents.append(content)
-        codec_codes.append(acoustic.long())
+    utts = [u for _, u in trials]
+    contents, codec_codes = trial_codes(ws, parts.codec, trials)
     base = ws.cfg.inference
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
@@ -216,17 +220,13 @@ def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temper
 
     from .anonymize import generate, load_parts, prompt_pools, prompt_tokens, prompts_and_speakers
     from .model import collate, combine_streams, interleave
-    from .stages import aligned_acoustic_codes
 
     parts = load_parts(ws, lm_path, use_sep=False)
     lm, codec, ev = parts.lm.eval(), parts.codec, Evaluator(ws)
     cfg = replace(ws.cfg.inference, temperature=0.0)
     trials = held_out_trials(ws, n_utts)
-    utts, contents, real = [u for _, u in trials], [], []
-    for name, u in trials:
-        content, acoustic = aligned_acoustic_codes(codec, ws.world_features(name)[u.utt_id], ws.tokens(name)[u.utt_id]["content"])
-        contents.append(content)
-        real.append(acoustic.long())
+    utts = [u for _, u in trials]
+    contents, real = trial_codes(ws, codec, trials)
     prompts, speakers = prompts_and_speakers(parts, cfg, utts, prompt_pools(ws), prompt_tokens(ws), seed)
     greedy = generate(lm, prompts, contents, speakers, cfg, False, [stable_int(seed, u.utt_id) for u in utts])
     items, starts = [], []
@@ -411,19 +411,15 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
     (k = 0: a content-conditioned codec's content tokens alone), and with every utterance's codes replaced
     by another utterance's (other speaker and sentence; tiled to length): a codec whose decoder leans on
     the content tokens stays intelligible then, one that needs the codes to be right does not."""
-    from .stages import aligned_acoustic_codes
-
     codec, ev = ws.codec(), Evaluator(ws)
     trials = held_out_trials(ws, n_utts)
-    aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
-    items = [aligned_acoustic_codes(codec, *aligned[name][u.utt_id]) for name, u in trials]
+    contents, codes = trial_codes(ws, codec, trials)
     refs = [u.text for _, u in trials]
     ks = tuple(stages) + ((0,) if codec.cfg.content_conditioned else ())
-    out = {"n_utts": len(items)}
-    contents, codes = [c for c, _ in items], [a for _, a in items]
+    out = {"n_utts": len(codes)}
     for k in ks:
         out[f"stages_{k}"] = _decoded_wer(ev, codec, codes, contents, refs, n_stages=k)
-    shift = len(items) // 2 + 1           # the other half of the list: other speaker, other sentence
+    shift = len(codes) // 2 + 1           # the other half of the list: other speaker, other sentence
     swapped = []
     for i, content in enumerate(contents):
         other = codes[(i + shift) % len(codes)]

@@ -115,20 +115,19 @@ class CausalConv(StreamingModule[CausalConvState]):
         history = st.history if st.history is not None else x.new_zeros(x.shape[0], x.shape[1], self.pad)
         x = torch.cat([history, x], dim=-1)
         st.history = x[..., -self.pad:]
-        if x.shape[-1] == self.pad + 1:
-            # one new frame: its kernel taps times the weights, one matrix-vector product (a dilated conv on
-            # a few frames takes PyTorch's slow per-channel path, ~1 ms per layer)
-            taps = x[..., :: self.conv.dilation[0]]
-            return F.linear(taps.flatten(1), self.conv.weight.flatten(1), self.conv.bias)[..., None]
-        return self.conv(x)
+        return _conv_one_frame(self.conv, x) if x.shape[-1] == self.pad + 1 else self.conv(x)
+
+
+def _conv_one_frame(conv: nn.Conv1d, x: Tensor) -> Tensor:
+    """``conv(x)`` for an x that spans exactly one output frame's receptive field: its kernel taps times the
+    weights, one matrix-vector product (a conv on a few frames costs more in per-call overhead than in
+    arithmetic, and a dilated one takes PyTorch's slow per-channel path, ~1 ms per layer)."""
+    return F.linear(x[..., :: conv.dilation[0]].flatten(1), conv.weight.flatten(1), conv.bias)[..., None]
 
 
 def pointwise(conv: nn.Conv1d, x: Tensor, streaming: bool) -> Tensor:
-    """A kernel-1 Conv1d; on a single streamed frame as a matrix-vector product (the conv's per-call
-    overhead on one frame is larger than its arithmetic)."""
-    if streaming and x.shape[-1] == 1:
-        return F.linear(x[..., 0], conv.weight[..., 0], conv.bias)[..., None]
-    return conv(x)
+    """A kernel-1 Conv1d; on a single streamed frame as a matrix-vector product."""
+    return _conv_one_frame(conv, x) if streaming and x.shape[-1] == 1 else conv(x)
 
 
 class ResStack(nn.Module):
