@@ -185,15 +185,17 @@ def feature_weights(cfg: CodecConfig) -> np.ndarray:
     return np.tile(w, cfg.subframes)
 
 
+_AP_FREQS = np.linspace(0, SAMPLE_RATE / 2, 513)      # WORLD's aperiodicity bins at fft size 1024
+_AP_BAND_CENTERS = np.array([(lo + hi) / 2 for lo, hi in zip(AP_BAND_EDGES_HZ[:-1], AP_BAND_EDGES_HZ[1:])])
+
+
 def synthesize_features(feats: np.ndarray, cfg: CodecConfig) -> np.ndarray:
     """(T_tok, subframes * feat_dim) -> waveform via WORLD."""
     per = feats.reshape(-1, feature_dim(cfg)).astype(np.float64)
     lf0, vuv, mcep, bap = per[:, 0], per[:, 1], per[:, 2:2 + cfg.n_mcep], per[:, 2 + cfg.n_mcep:]
     f0 = np.where(vuv > 0.5, np.exp(lf0), 0.0)
     sp = pyworld.decode_spectral_envelope(np.ascontiguousarray(mcep), SAMPLE_RATE, 1024)
-    freqs = np.linspace(0, SAMPLE_RATE / 2, 513)
-    centers = np.array([(lo + hi) / 2 for lo, hi in zip(AP_BAND_EDGES_HZ[:-1], AP_BAND_EDGES_HZ[1:])])
-    ap = np.stack([np.interp(freqs, centers, np.clip(row, 0.001, 0.999)) for row in bap])
+    ap = np.stack([np.interp(_AP_FREQS, _AP_BAND_CENTERS, row) for row in np.clip(bap, 0.001, 0.999)])
     wav = pyworld.synthesize(f0, sp, np.ascontiguousarray(ap), SAMPLE_RATE, frame_period=cfg.world_period_ms)
     return wav[: len(per) * int(SAMPLE_RATE * cfg.world_period_ms / 1000)].astype(np.float32)
 

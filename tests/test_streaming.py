@@ -138,8 +138,56 @@ def test_kv_cache_growth_and_window_match_offline_attention():
         x = torch.randn(1, 40, 32)
         with torch.no_grad():
             offline = tf(x)
-            outs, t = [], 0
-            with tf.streaming(1):
-                for size in [3, 1, 1, 7, 1, 20, 1, 1, 5]:
-                    outs.append(tf(x[:, t:t + size])); t += size
-        torch.testing.assert_close(torch.cat(outs, 1), offline, rtol=1e-5, atol=1e-5)
+            # masked_from: the step from which positions and an (all-real) key mask are passed, as offline
+            # batched generation does; the cache then starts keeping the mask it had skipped so far
+            for masked_from in (None, 0, 3):
+                outs, t = [], 0
+                with tf.streaming(1):
+                    for step, size in enumerate([3, 1, 1, 7, 1, 20, 1, 1, 5]):
+                        if masked_from is not None and step >= masked_from:
+                            outs.append(tf(x[:, t:t + size], torch.arange(t, t + size)[None],
+                                           torch.ones(1, size, dtype=torch.bool)))
+                        else:
+                            outs.append(tf(x[:, t:t + size]))
+                        t += size
+                torch.testing.assert_close(torch.cat(outs, 1), offline, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_forms_are_bit_exact():
+    """What the streaming speed-ups rewrote computes the reference arithmetic to the bit, so no offline
+    result moves: RMSNorm's in-place CPU inference form vs F.rms_norm, RoPE as x * [cos, cos] + [x2, x1] *
+    [-sin, sin] vs the concatenated rotation, nucleus sampling by searchsorted vs counting the CDF entries
+    below the threshold (ties and the uniforms 0 and 1 included)."""
+    import torch.nn.functional as F
+
+    from paperlib.model import RMSNorm, rope, rope_angles, sample_top_p
+
+    g = torch.Generator().manual_seed(0)
+    for dim in (128, 192):
+        norm = RMSNorm(dim)
+        norm.weight.data = torch.randn(dim, generator=g)
+        x = torch.randn(64, 3, dim, generator=g) * 5 * torch.rand(64, 1, 1, generator=g)
+        with torch.inference_mode():
+            assert torch.equal(norm(x), F.rms_norm(x, (dim,), norm.weight, norm.eps))
+
+    x = torch.randn(2, 3, 4, 10, 16, generator=g)              # (q/k, B, H, T, head_dim)
+    positions = torch.randint(0, 3000, (3, 10), generator=g)
+    cos, sin = rope_angles(positions, 16)
+    cos, sin = cos[..., :8], sin[..., 8:]                        # the tables' plain cos and sin
+    x1, x2 = x[..., :8], x[..., 8:]
+    assert torch.equal(rope(x, positions), torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1))
+
+    def counted(logits, temperature, top_p, uniforms):
+        probs = torch.softmax(logits / temperature, dim=-1)
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        cdf = (sorted_probs * (sorted_probs.cumsum(-1) - sorted_probs < top_p)).cumsum(-1)
+        choice = (cdf < uniforms[:, None] * cdf[:, -1:]).sum(-1, keepdim=True).clamp(max=probs.shape[-1] - 1)
+        return order.gather(-1, choice)[:, 0]
+
+    for scale in (0.0, 0.5, 3.0):                                # 0: all logits equal
+        logits = torch.randn(500, 125, generator=g) * scale
+        uniforms = torch.rand(500, generator=g)
+        uniforms[:2] = torch.tensor([0.0, 1.0])
+        for temperature, top_p in ((0.7, 0.7), (1.0, 0.95), (0.5, 1.0)):
+            assert torch.equal(sample_top_p(logits, temperature, top_p, uniforms),
+                               counted(logits, temperature, top_p, uniforms))
