@@ -45,7 +45,7 @@ class RMSNorm(nn.Module):
         if torch.is_grad_enabled() or not x.is_cpu or x.dtype != torch.float32:
             return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
         # inference on CPU: F.rms_norm's own arithmetic (mean of squares, + eps, rsqrt, two products; bit-identical,
-        # tests/test_model_train.py) in fewer ops, some in place: a streamed frame runs ~40 of these
+        # tests/test_streaming.py) in fewer ops, some in place: a streamed frame runs ~40 of these
         scale = (x * x).mean(-1, keepdim=True).add_(self.eps).rsqrt_()
         return (x * scale).mul_(self.weight)
 
