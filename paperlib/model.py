@@ -75,17 +75,17 @@ _ROPE_TABLES: dict[tuple, tuple[Tensor, Tensor]] = {}
 
 
 def _rope_tables(half: int, n_positions: int, base: float, device: torch.device) -> tuple[Tensor, Tensor]:
-    """[cos, cos] and [-sin, sin] of position x frequency, (n, 2 * half) (the form ``rope`` applies), grown on
-    demand and shared: computing them per call was a third of a streaming attention step on CPU."""
+    """[cos, cos] and [-sin, sin] of position x frequency, (1, 1, n, 2 * half) (the form ``rope`` applies),
+    grown on demand and shared: computing them per call was a third of a streaming attention step on CPU."""
     key = (half, base, device)
     tables = _ROPE_TABLES.get(key)
-    if tables is None or tables[0].shape[0] < n_positions:
-        size = max(n_positions, 2 * tables[0].shape[0] if tables is not None else 4096)
+    if tables is None or tables[0].shape[2] < n_positions:
+        size = max(n_positions, 2 * tables[0].shape[2] if tables is not None else 4096)
         with torch.inference_mode(False):   # ordinary tensors, usable by training after inference created them
             freqs = torch.exp(-math.log(base) * torch.arange(half, device=device, dtype=torch.float32) / half)
             angles = torch.arange(size, device=device, dtype=torch.float32)[:, None] * freqs
             cos, sin = angles.cos(), angles.sin()
-            tables = _ROPE_TABLES[key] = (torch.cat([cos, cos], -1), torch.cat([-sin, sin], -1))
+            tables = _ROPE_TABLES[key] = (torch.cat([cos, cos], -1)[None, None], torch.cat([-sin, sin], -1)[None, None])
     return tables
 
 
@@ -96,9 +96,9 @@ def rope_angles(positions: Tensor | range, head_dim: int, base: float = 10000.0,
     half = head_dim // 2
     if isinstance(positions, range):
         cos_table, sin_table = _rope_tables(half, positions.stop, base, device)
-        return cos_table[positions.start:positions.stop][None, None], sin_table[positions.start:positions.stop][None, None]
+        return cos_table.narrow(2, positions.start, len(positions)), sin_table.narrow(2, positions.start, len(positions))
     cos_table, sin_table = _rope_tables(half, int(positions.max()) + 1, base, positions.device)
-    return cos_table[positions][:, None], sin_table[positions][:, None]
+    return cos_table[0, 0][positions][:, None], sin_table[0, 0][positions][:, None]
 
 
 def rope(x: Tensor, positions: Tensor, base: float = 10000.0, angles: tuple[Tensor, Tensor] | None = None) -> Tensor:
