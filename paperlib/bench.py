@@ -11,7 +11,8 @@ duration. Prompt prefill happens before the source starts and is reported separa
 the Exp7 (frame-distill) weights gives the finetuned/baseline RTF ratio (zero-overhead claim), both for
 the whole chain and for the anonymizer network alone ("LM RTF": content encoder + Slow AR + Fast AR,
 without codec decoding and WORLD synthesis, whose cost depends on the generated F0, i.e. on the output,
-not on the architecture). The two systems are run alternately and the fastest of ``repeats`` is kept.
+not on the architecture). The delays, and the two systems, are run alternately and the fastest of ``repeats``
+runs of each is kept: this shared VM's speed drifts by tens of percent over minutes.
 """
 from __future__ import annotations
 
@@ -81,9 +82,12 @@ def run(scale: str, repeats: int = 5) -> dict:
         results.setdefault("parameters", {})[key] = parts.lm.num_parameters()
     parts, prompt, speaker, inf = systems["table2/0_baseline"]
     stream_once(parts, prompt, speaker, inf, wav)     # warm-up (lazy allocations), not timed
-    for d in DELAYS:
-        inf.delay = d
-        runs = [stream_once(parts, prompt, speaker, inf, wav) for _ in range(repeats)]
+    by_delay: dict[int, list[dict]] = {d: [] for d in DELAYS}
+    for _ in range(repeats):          # the delays interleaved: a slow phase of the machine hits all of them
+        for d in DELAYS:
+            inf.delay = d
+            by_delay[d].append(stream_once(parts, prompt, speaker, inf, wav))
+    for d, runs in by_delay.items():
         best = min(runs, key=lambda r: r["rtf"])
         results["delays"].append({"delay": d, **{k: round(v, 3) for k, v in best.items()}})
     runs: dict[str, list[dict]] = {key: [] for key in systems}
