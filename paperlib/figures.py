@@ -36,7 +36,8 @@ def save_figure(fig, name: str, scale: str) -> list[Path]:
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
         tmp = path.with_name(f".{path.name}.tmp.{ext}")
-        fig.savefig(tmp, bbox_inches="tight", dpi=150)
+        # no creation date in the PDF: regenerating an unchanged figure leaves the file byte for byte the same
+        fig.savefig(tmp, bbox_inches="tight", dpi=150, metadata={"CreationDate": None} if ext == "pdf" else None)
         tmp.replace(path)
         written.append(path)
     return written
