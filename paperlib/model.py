@@ -417,7 +417,8 @@ class CodecLM(nn.Module):
         bsz = h.shape[0]
         base = self.fast_in(h)
         codes = []
-        # each sample's uniforms for the whole frame in one draw: the same numbers as one draw per codebook
+        # each sample's uniforms for the whole frame in one draw (for 8 codebooks the same numbers as one draw
+        # per codebook, checked on 2000 seeds: CPU generators fill short tensors one number at a time)
         uniforms = torch.stack([torch.rand(self.cfg.n_codebooks, generator=g) for g in generators], dim=1)
         with self.fast.streaming(bsz):
             x = base + self.fast_pos[0]
