@@ -202,14 +202,13 @@ class StreamingAnonymizer:
         source frame i is ``self.source_tokens[i]`` (a content-conditioned codec decodes frame i with it)."""
         tokens = self.parts.content_encoder.encode(chunk.reshape(1, -1))[0]
         self.source_tokens.extend(int(tok) for tok in tokens)
-        self.n_source = getattr(self, "n_source", 0) + len(tokens)
         return [f for f in (self._advance(int(tok)) for tok in tokens) if f is not None]
 
     def flush(self) -> list[Tensor]:
         """End of input: d more steps with PAD content emit the last d frames."""
         pad = self.parts.lm.cfg.content_vocab + CONTENT_PAD
         out = []
-        while self.t - self.cfg.delay < self.source_start + getattr(self, "n_source", 0):
+        while self.t - self.cfg.delay < self.source_start + len(self.source_tokens):
             f = self._advance(pad)
             if f is not None:
                 out.append(f)

@@ -137,9 +137,6 @@ class KVCacheState(StreamingState):
         them. With a sliding ``window``, only the last window - 1 stay live after."""
         t_new = k.shape[2]
         live = self.end - self.start
-        if key_mask is not None and self.key_mask is None and self.k is not None:
-            # the first mask: every key cached so far was real
-            self.key_mask = torch.ones(k.shape[0], self.k.shape[2], dtype=torch.bool, device=k.device)
         if self.k is None or self.end + t_new > self.k.shape[2]:
             capacity = max(16, 2 * (live + t_new))
             grown_k = k.new_empty(*k.shape[:2], capacity, k.shape[3])
@@ -153,6 +150,9 @@ class KVCacheState(StreamingState):
                     grown_mask[:, :live] = self.key_mask[:, self.start:self.end]
             self.k, self.v, self.key_mask = grown_k, grown_v, grown_mask
             self.start, self.end = 0, live
+        elif key_mask is not None and self.key_mask is None:
+            # the first mask: every key cached so far was real
+            self.key_mask = torch.ones(k.shape[0], self.k.shape[2], dtype=torch.bool, device=k.device)
         new = slice(self.end, self.end + t_new)
         self.k[:, :, new], self.v[:, :, new] = k, v
         if self.key_mask is not None:

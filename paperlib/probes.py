@@ -246,7 +246,7 @@ def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temper
     lengths = [len(g) for g in greedy]
     for temperature in temperatures:
         expected = torch.softmax(logits / temperature, -1) @ fsq_points                           # (N, 8, levels)
-        latent = sum(pout(expected[:, k]) for k, pout in enumerate(codec.quantizer.proj_out))      # (N, latent)
+        latent = codec.quantizer.latent_from_stages(expected.movedim(1, 0))                         # (N, latent)
         wavs = [synthesize_features(codec.features_from_latent(z[None], c[None, : len(z)])[0].numpy(), codec.cfg)
                 for z, c in zip(latent.split(lengths), contents)]
         out[f"expected_latent_T{temperature:g}_WER"] = corpus_wer(refs, ev.transcribe(wavs))

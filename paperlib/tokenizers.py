@@ -238,10 +238,14 @@ class ResidualFSQ(nn.Module):
 
     def decode(self, codes: Tensor, n_stages: int | None = None) -> Tensor:
         """Sum of the first ``n_stages`` stages (all by default): quantizer dropout trained the decoder for it."""
-        stages = list(self.proj_out)[: len(self.proj_out) if n_stages is None else n_stages]
+        n_stages = len(self.proj_out) if n_stages is None else n_stages
         # every stage's digits in one elementwise pass (per-frame streaming decoding is op-overhead bound)
-        quantized = self.fsq.quantized_from_codes(codes[..., : len(stages)]).movedim(-2, 0).contiguous()
-        return sum(pout(quantized[k]) for k, pout in enumerate(stages))
+        return self.latent_from_stages(self.fsq.quantized_from_codes(codes[..., :n_stages]).movedim(-2, 0).contiguous())
+
+    def latent_from_stages(self, quantized: Tensor) -> Tensor:
+        """(k, ..., levels) quantized digits of the first k stages (hard, or expected ones) -> their summed
+        contribution to the latent (..., dim)."""
+        return sum(pout(stage) for pout, stage in zip(self.proj_out, quantized))
 
 
 class GroupedFSQ(nn.Module):
