@@ -142,6 +142,16 @@ def tokenizer_report(ws) -> dict:
     return {"codec": codec_report(ws), "content_probes": content_probes(ws)}
 
 
+def unprompted_own_speaker(ws, lm, trials: list[tuple[str, object]]) -> tuple[list, torch.Tensor]:
+    """The pretraining condition for (dir, Utterance) trials: empty prompts, and each utterance's own speaker
+    (the mean speaker-encoder vector of its speaker in its dir) instead of an anonymized one."""
+    from .anonymize import Prompt
+
+    no_prompt = Prompt(torch.zeros(0, dtype=torch.long), torch.zeros(0, lm.cfg.n_codebooks, dtype=torch.long), None)
+    means = {name: ws.speaker_means(name) for name in {n for n, _ in trials}}
+    return [no_prompt] * len(trials), torch.stack([means[name][u.speaker] for name, u in trials])
+
+
 @torch.no_grad()
 def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2, history_pad: float = 0.0) -> dict:
     """Per-codebook teacher-forced accuracy / CE of the pretrained LM's Fast AR, on its own training data
@@ -208,14 +218,25 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
 
 
 @torch.no_grad()
-def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temperatures: tuple[float, ...] = (1.0, 0.7)
-                            ) -> dict:
+def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temperatures: tuple[float, ...] = (1.0, 0.7),
+                            history: str = "greedy", trials: list[tuple[str, object]] | None = None,
+                            prompted: bool = True) -> dict:
     """Is it the discrete sampling that spoils the output? Greedy free-running generation of held-out trial
     speech (as ``lm_generation_report``), then one teacher-forced pass over the generated codes gives the
     Fast AR's distribution of every codebook of every frame (conditioned, as in generation, on the greedy
     codes before it). Decoding the *expected* codec latent under those distributions, sum_k proj_out_k(E[q_k]),
     instead of the latent of the argmax codes, keeps what the LM knows without committing to one code:
-    WER of the greedy codes vs of the expected latent (at each temperature), next to codec resynthesis."""
+    WER of the greedy codes vs of the expected latent (at each temperature), next to codec resynthesis.
+
+    ``history="real"``: the pass runs over the codec's codes of the real utterance instead (oracle history:
+    every frame is predicted from the true acoustics before it, as in teacher-forced training). Then also
+    the WER of each frame's greedy Fast-AR codes given the Slow AR state of the real history, and of the
+    teacher-forced argmax (each codebook given the real codebooks before it in the frame): what the LM's
+    per-frame predictions are worth once exposure bias (its own errors fed back) is taken away.
+    ``trials``: other (dir, Utterance) pairs than the held-out trials (e.g. ``pretraining_trials``);
+    ``prompted=False``: no prompt and each utterance's own speaker (the pretraining condition)."""
+    if history not in ("greedy", "real"):
+        raise ValueError(f"history must be 'greedy' or 'real', not {history!r}")
     from dataclasses import replace
 
     from .anonymize import generate, load_parts, prompt_pools, prompt_tokens, prompts_and_speakers
@@ -224,11 +245,13 @@ def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temper
     parts = load_parts(ws, lm_path, use_sep=False)
     lm, codec, ev = parts.lm.eval(), parts.codec, Evaluator(ws)
     cfg = replace(ws.cfg.inference, temperature=0.0)
-    trials = held_out_trials(ws, n_utts)
+    trials = trials if trials is not None else held_out_trials(ws, n_utts)
     utts = [u for _, u in trials]
     contents, real = trial_codes(ws, codec, trials)
-    prompts, speakers = prompts_and_speakers(parts, cfg, utts, prompt_pools(ws), prompt_tokens(ws), seed)
-    greedy = generate(lm, prompts, contents, speakers, cfg, False, [stable_int(seed, u.utt_id) for u in utts])
+    prompts, speakers = (prompts_and_speakers(parts, cfg, utts, prompt_pools(ws), prompt_tokens(ws), seed) if prompted
+                         else unprompted_own_speaker(ws, lm, trials))
+    greedy = (generate(lm, prompts, contents, speakers, cfg, False, [stable_int(seed, u.utt_id) for u in utts])
+              if history == "greedy" else real)
     items, starts = [], []
     for p, c, g in zip(prompts, contents, greedy):
         content, acoustic, start = combine_streams(lm.cfg, p.content, p.acoustic, c.long(), g, use_sep=False)
@@ -236,14 +259,25 @@ def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temper
         starts.append(start)
     batch = collate(items, speakers, starts)
     frames = batch.acoustic_target[..., 0] >= 0                       # the source frames, utterance by utterance
-    logits = lm.fast_logits(lm.forward_hidden(batch)[frames], batch.acoustic_target[frames])   # (N, 8, V)
+    hidden = lm.forward_hidden(batch)[frames]
+    logits = lm.fast_logits(hidden, batch.acoustic_target[frames])                              # (N, 8, V)
     refs = [u.text for u in utts]
-    out = {"n_utts": len(utts), "prompt": cfg.prompt_strategy, "delay": cfg.delay,
-           "argmax_agrees_with_generation": float((logits.argmax(-1) == batch.acoustic_target[frames]).float().mean()),
-           "codec_resynthesis_WER": _decoded_wer(ev, codec, real, contents, refs),
-           "greedy_codes_WER": _decoded_wer(ev, codec, greedy, contents, refs)}
-    fsq_points = codec.quantizer.fsq.quantized_from_codes(torch.arange(codec.codebook_size))       # (V, levels)
     lengths = [len(g) for g in greedy]
+    agree = float((logits.argmax(-1) == batch.acoustic_target[frames]).float().mean())
+    out = {"n_utts": len(utts), "prompt": cfg.prompt_strategy if prompted else None, "delay": cfg.delay, "history": history,
+           "codec_resynthesis_WER": _decoded_wer(ev, codec, real, contents, refs)}
+    if history == "greedy":
+        out.update(argmax_agrees_with_generation=agree, greedy_codes_WER=_decoded_wer(ev, codec, greedy, contents, refs))
+    else:
+        per_frame = lm.sample_frame(hidden, 0.0, 1.0, [torch.Generator()] * len(hidden))
+        out.update(teacher_forced_accuracy=agree,
+                   oracle_history_greedy_accuracy=float((per_frame == batch.acoustic_target[frames]).float().mean()),
+                   # codebook 0 has no earlier codebook in its frame: both passes must pick the same code
+                   codebook0_greedy_equals_teacher_forced=float((per_frame[:, 0] == logits[:, 0].argmax(-1)).float().mean()),
+                   oracle_history_greedy_WER=_decoded_wer(ev, codec, list(per_frame.split(lengths)), contents, refs),
+                   teacher_forced_argmax_WER=_decoded_wer(ev, codec, list(logits.argmax(-1).split(lengths)),
+                                                          contents, refs))
+    fsq_points = codec.quantizer.fsq.quantized_from_codes(torch.arange(codec.codebook_size))       # (V, levels)
     for temperature in temperatures:
         expected = torch.softmax(logits / temperature, -1) @ fsq_points                           # (N, 8, levels)
         latent = codec.quantizer.latent_from_stages(expected.movedim(1, 0))                         # (N, latent)
@@ -261,21 +295,21 @@ def lm_self_continuation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) ->
     to the teacher-forced rate: the gap is what feeding back its own output costs the LM."""
     from dataclasses import replace
 
-    from .anonymize import Prompt, generate
+    from .anonymize import generate
     from .train import load_lm
 
     lm, codec, ev = load_lm(ws, lm_path), ws.codec(), Evaluator(ws)
-    toks, means = ws.tokens("train_pretrain"), ws.speaker_means("train_pretrain")
-    utts = [u for _, u in pretraining_trials(ws, n_utts)]
+    toks = ws.tokens("train_pretrain")
+    trials = pretraining_trials(ws, n_utts)
+    utts = [u for _, u in trials]
     sources = [toks[u.utt_id]["content"] for u in utts]
     real = [toks[u.utt_id]["acoustic"].long() for u in utts]
-    no_prompt = Prompt(torch.zeros(0, dtype=torch.long), torch.zeros(0, lm.cfg.n_codebooks, dtype=torch.long), None)
-    speakers = torch.stack([means[u.speaker] for u in utts])
+    prompts, speakers = unprompted_own_speaker(ws, lm, trials)
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "delay": ws.cfg.inference.delay}
     for label, temperature in (("greedy", 0.0), ("sampled", ws.cfg.inference.temperature)):
         cfg = replace(ws.cfg.inference, temperature=temperature)
-        codes = generate(lm, [no_prompt] * len(utts), sources, speakers, cfg, False,
+        codes = generate(lm, prompts, sources, speakers, cfg, False,
                          [stable_int(seed, u.utt_id) for u in utts])
         same = sum(int((c[:, 0] == r[: len(c), 0]).sum()) for c, r in zip(codes, real))
         out[f"{label}_codebook0_match"] = same / sum(len(c) for c in codes)

@@ -154,6 +154,13 @@ def test_soft_decoding_probe_reproduces_the_generation_it_decodes(smoke_paper):
     report = lm_soft_decoding_report(ws, pretrain_path(ws), n_utts=2, temperatures=(1.0,))
     assert report["argmax_agrees_with_generation"] >= 0.95
     assert all(report[k] >= 0 for k in ("greedy_codes_WER", "expected_latent_T1_WER", "codec_resynthesis_WER"))
+    # oracle history (README finding 15): the frame-by-frame Fast AR and the teacher-forced one agree where
+    # they see the same inputs (codebook 0), and the real history is what the pass was fed
+    oracle = lm_soft_decoding_report(ws, pretrain_path(ws), n_utts=2, temperatures=(1.0,), history="real")
+    assert oracle["codebook0_greedy_equals_teacher_forced"] == 1.0
+    assert 0 <= oracle["oracle_history_greedy_accuracy"] <= 1 and oracle["oracle_history_greedy_WER"] >= 0
+    with pytest.raises(ValueError, match="history"):
+        lm_soft_decoding_report(ws, pretrain_path(ws), history="own")
 
 
 def test_intelligibility_diagnostics_run_on_a_content_conditioned_codec(smoke_ws):
