@@ -89,6 +89,7 @@ class CodecConfig:
     batch: int = 16
     lr: float = 2e-3
     seed: int = 0
+    threads: int = field(default=2, metadata=HASH_ONLY_IF_CHANGED)   # CPU threads (utils.torch_threads)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class ContentConfig:
     lr: float = 2e-3
     left_context_frames: int = 64               # sliding window used when streaming
     seed: int = 0
+    threads: int = field(default=2, metadata=HASH_ONLY_IF_CHANGED)   # CPU threads (utils.torch_threads)
     # frame-level target besides CTC (the paper's encoder regresses a speech model's frames plus an ASR loss):
     # predict each frame's speaker-normalised mel-cepstrum c1..c_n (4 x 12 ms per token frame) from the
     # token, so tokens describe the frame's phonetics where they occur rather than CTC spikes. 0 = off.
@@ -124,6 +126,9 @@ class SpeakerConfig:
     margin: float = 0.2
     scale: float = 30.0
     seed: int = 0
+    # CPU threads of the training, part of the recipe (utils.torch_threads); the anonymizer's encoder and the
+    # lazy ASV attacker. The EER-S attacker is retrained inside the pipeline's one-thread system workers.
+    threads: int = field(default=2, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass
@@ -163,6 +168,7 @@ class TrainConfig:
     warmup: int = 100
     pair_fraction: float = 0.5      # fraction of samples that are [prompt utt + utt] of one speaker
     seed: int = 0
+    threads: int = field(default=1, metadata=HASH_ONLY_IF_CHANGED)   # CPU threads (utils.torch_threads)
     log_every: int = 50
     ckpt_every: int = 250
 
@@ -178,6 +184,9 @@ class FinetuneConfig:
     batch: int = 12
     lr: float = 1e-4
     seed: int = 0
+    # CPU threads of the training, part of the recipe (utils.torch_threads): the pipeline's system workers run
+    # one thread each, and `python -m paperlib.train finetune` must give the model they give
+    threads: int = field(default=1, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass
@@ -189,6 +198,7 @@ class TeacherConfig:
     steps: int = 800
     lr: float = 2e-3
     seed: int = 0
+    threads: int = field(default=2, metadata=HASH_ONLY_IF_CHANGED)   # CPU threads (utils.torch_threads)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from .audio import SAMPLE_RATE, AudioError, load_wav
 from .config import EMOTIONS
 from .kaldi import DataDir, read_data_dir
-from .utils import atomic_write_json, atomic_write_text, config_hash, stable_int
+from .utils import atomic_write_json, atomic_write_text, config_hash, stable_int, torch_threads
 
 LIBRI_DIRS = ("libri_test_enrolls", "libri_test_trials_f", "libri_test_trials_m")
 EVAL_DIRS = LIBRI_DIRS + ("IEMOCAP_test",)
@@ -264,8 +264,9 @@ class Evaluator:
         state = load_checkpoint(path)
         if state is not None and state.get("epoch", 0) >= cfg.epochs:
             return load_speaker_encoder(path, cfg)
-        return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], cfg, path,
-                                     desc="ASV attacker (lazy-informed)")
+        with torch_threads(cfg.threads):
+            return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], cfg, path,
+                                         desc="ASV attacker (lazy-informed)")
 
     def asv_semi(self, anon_train_dir: Path, tag: str):
         from .checkpoint import load_checkpoint

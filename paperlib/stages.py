@@ -20,7 +20,7 @@ from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
 from .tokenizers import ContentEncoder, WorldCodec, world_features
 from .train_tokenizers import train_codec, train_content_encoder
-from .utils import atomic_write_text, config_hash
+from .utils import atomic_write_text, config_hash, torch_threads
 
 # data dirs whose acoustic codes the LM needs (prompts and training targets)
 ACOUSTIC_DIRS = ("train_pretrain", "train_crema", "vctk_pool")
@@ -98,8 +98,9 @@ class Workspace:
                 feats, contents = {u: f for u, (f, _) in pairs.items()}, [c.numpy() for _, c in pairs.values()]
             else:
                 feats = self.world_features("train_pretrain")
-            return train_codec(list(feats.values()), self.codec_cfg, path, texts=[utts[u].text for u in feats],
-                               contents=contents)
+            with torch_threads(self.cfg.codec.threads):
+                return train_codec(list(feats.values()), self.codec_cfg, path, texts=[utts[u].text for u in feats],
+                                   contents=contents)
         model = WorldCodec(self.codec_cfg)
         model.load_state_dict(state["model"])
         return model.eval()
@@ -131,8 +132,9 @@ class Workspace:
         if state is None or state.get("step", 0) < self.cfg.content.steps:
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
             targets = self._content_frame_targets() if self.cfg.content.frame_target_weight > 0 else None
-            return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs], self.cfg.content, path,
-                                         targets=None if targets is None else [targets[u] for u in wavs])
+            with torch_threads(self.cfg.content.threads):
+                return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs], self.cfg.content,
+                                             path, targets=None if targets is None else [targets[u] for u in wavs])
         model = ContentEncoder(self.cfg.content)
         model.load_state_dict(state["model"])
         return model.eval()
@@ -164,8 +166,9 @@ class Workspace:
         state = load_checkpoint(path)
         if state is None or state.get("epoch", 0) < self.cfg.speaker.epochs:
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
-            return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], self.cfg.speaker,
-                                         path, desc="speaker encoder (anonymizer)")
+            with torch_threads(self.cfg.speaker.threads):
+                return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], self.cfg.speaker,
+                                             path, desc="speaker encoder (anonymizer)")
         return load_speaker_encoder(path, self.cfg.speaker)
 
     # -- tokens ------------------------------------------------------------------------------------------
@@ -231,8 +234,9 @@ def _teacher_methods():
                 "emotion2vec+ checkpoints: install funasr and point teacher.checkpoint at the local model dir; "
                 "its 50 Hz features are average-pooled into 48 ms frames (see paperlib/teacher.py)")
         d, wavs = self.data("train_teacher"), self.wavs("train_teacher")
-        return train_teacher(list(wavs.values()), [d.utts[u].emotion for u in wavs], self.cfg.teacher,
-                             self.teacher_path(), self.cfg.content.n_mels)
+        with torch_threads(self.cfg.teacher.threads):
+            return train_teacher(list(wavs.values()), [d.utts[u].emotion for u in wavs], self.cfg.teacher,
+                                 self.teacher_path(), self.cfg.content.n_mels)
 
     def teacher_features(self, name: str) -> dict[str, torch.Tensor]:
         """utt -> (T, E) per-dimension-normalised teacher frames (cached)."""

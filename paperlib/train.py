@@ -39,7 +39,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FinetuneConfig, ScaleConfig, apply_overrides, load_override, preset
 from .model import CodecLM, LMBatch, Transformer, collate, combine_streams, interleave
 from .pairs import finetune_pairs
-from .utils import config_hash
+from .utils import config_hash, torch_threads
 
 
 class EmotionHead(nn.Module):
@@ -97,11 +97,12 @@ class PretrainData:
     """Self-continuation samples from the pretraining corpus; with prob. pair_fraction, [utt' + utt] of one
     speaker (no [SEP]), so that prompting by continuation is seen in pretraining."""
 
-    def __init__(self, ws, cfg: ScaleConfig) -> None:
+    def __init__(self, ws, cfg: ScaleConfig, utts: list[str] | None = None) -> None:
+        """``utts``: train on these pretraining utterances only (diagnostics; default all of them)."""
         self.cfg = cfg
         self.tokens = ws.tokens("train_pretrain")
         d = ws.data("train_pretrain")
-        self.utts = sorted(self.tokens)
+        self.utts = sorted(self.tokens) if utts is None else sorted(utts)
         self.speaker_of = {u: d.utts[u].speaker for u in self.utts}
         self.by_spk: dict[str, list[str]] = {}
         for u in self.utts:
@@ -235,9 +236,10 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Pat
     torch.manual_seed(cfg.train.seed)
     model = CodecLM(_lm_cfg(ws))
     data = PretrainData(ws, cfg)
-    run_training(model, data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
-                 cfg.train.ckpt_every, "LM pretrain", warmup=cfg.train.warmup, log_every=cfg.train.log_every,
-                 stop_after=stop_after)
+    with torch_threads(cfg.train.threads):
+        run_training(model, data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
+                     cfg.train.ckpt_every, "LM pretrain", warmup=cfg.train.warmup, log_every=cfg.train.log_every,
+                     stop_after=stop_after)
     return path
 
 
@@ -278,9 +280,10 @@ def finetune(ws, ft: FinetuneConfig, stop_after: int | None = None) -> Path:
     model = load_lm(ws, base)
     if state is None:   # start from the pretrained weights (saved as step 0 so resuming is uniform)
         torch.manual_seed(ft.seed)
-    run_training(model, data, steps, ft.batch, ft.lr, ft.seed, path, max(50, steps // 4),
-                 f"finetune {ft.pairing}/{'sep' if ft.use_sep else 'nosep'}/{ft.distill}", distill_mode=ft.distill,
-                 emo_weight=ft.emo_weight, warmup=20, stop_after=stop_after)
+    with torch_threads(ft.threads):
+        run_training(model, data, steps, ft.batch, ft.lr, ft.seed, path, max(50, steps // 4),
+                     f"finetune {ft.pairing}/{'sep' if ft.use_sep else 'nosep'}/{ft.distill}", distill_mode=ft.distill,
+                     emo_weight=ft.emo_weight, warmup=20, stop_after=stop_after)
     return path
 
 

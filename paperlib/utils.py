@@ -1,6 +1,7 @@
 """Small shared helpers: atomic writes, config hashing, seeding, logging."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -34,6 +35,24 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block on ``n`` intra-op CPU threads (0: keep torch's setting), then restore the setting.
+
+    On CPU a trained model depends on the thread count (matrix products and reductions are split
+    differently: the LM pretrained on 1 and on 2 threads differs from step 50 on), so each trainer's count
+    is part of its recipe and of its config (``threads``), not of the environment (OMP_NUM_THREADS)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cached_json(path: Path, compute: Callable[[], Any]) -> Any:

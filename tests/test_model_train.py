@@ -105,6 +105,72 @@ def test_pretraining_resume_matches_uninterrupted(smoke_ws, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_trainers_run_on_their_configured_threads_whatever_the_environment(smoke_ws, monkeypatch):
+    """On CPU a trained model depends on the thread count (the mini LM pretrained on 1 and on 2 threads differs
+    from step 50 on), so the builders pin each trainer's count from its config, whatever torch's setting (e.g.
+    OMP_NUM_THREADS=1 for a background job), and restore that setting afterwards, also when training fails."""
+    import paperlib.stages as stages
+    import paperlib.train as train
+    from paperlib.stages import Workspace
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def recorder(name):
+        def fake(*args, **kwargs):
+            seen[name] = torch.get_num_threads()
+            raise Stop
+        return fake
+
+    monkeypatch.setattr(stages, "train_codec", recorder("codec"))
+    monkeypatch.setattr(train, "run_training", recorder("pretrain"))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        # other seeds: nothing cached, so the builders must train
+        ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"codec": {"seed": 977, "threads": 2},
+                                                               "train": {"seed": 977, "threads": 2}}))
+        with pytest.raises(Stop):
+            ws.codec()
+        assert seen["codec"] == 2 and torch.get_num_threads() == 1
+        ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"train": {"seed": 977}}))   # default: 1 thread
+        torch.set_num_threads(2)
+        with pytest.raises(Stop):
+            train.pretrain(ws)
+        assert seen["pretrain"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_memorising_lm_regenerates_its_training_utterances(smoke_ws, tmp_path):
+    """End to end, from training targets to free-running generation (README finding 16): an LM trained until
+    it memorises two utterances regenerates their acoustic codes exactly from their content tokens and
+    speakers (greedy, no prompt, the inference delay). A target, delay or KV-cache misalignment between
+    training and generation would break it."""
+    from dataclasses import replace
+
+    from paperlib.anonymize import generate
+    from paperlib.probes import pretraining_trials, unprompted_own_speaker
+    from paperlib.stages import Workspace
+    from paperlib.train import PretrainData, _lm_cfg, run_training
+
+    ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"train": {"pair_fraction": 0.0}}))
+    trials = pretraining_trials(ws, 2)
+    torch.manual_seed(0)
+    model = CodecLM(_lm_cfg(ws))
+    data = PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])
+    run_training(model, data, 300, 4, 3e-3, 0, tmp_path / "memorised.pt", 300, "memorise", warmup=10)
+    model.eval()
+    toks = ws.tokens("train_pretrain")
+    prompts, speakers = unprompted_own_speaker(ws, model, trials)
+    codes = generate(model, prompts, [toks[u.utt_id]["content"] for _, u in trials], speakers,
+                     replace(ws.cfg.inference, temperature=0.0), False, [0, 1])
+    for generated, (_, u) in zip(codes, trials):
+        assert torch.equal(generated, toks[u.utt_id]["acoustic"].long()), u.utt_id
+
+
 def test_torchrun_ddp_two_processes(smoke_ws, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
@@ -221,3 +287,5 @@ def test_options_added_later_keep_old_cache_keys_until_used():
     legacy = {f.name: getattr(codec, f.name) for f in dataclasses.fields(codec) if not f.metadata.get("hash_only_if_changed")}
     assert config_hash(codec) == config_hash(legacy)          # the key of codecs trained before the options existed
     assert config_hash(apply_overrides(codec, {"content_conditioned": True})) != config_hash(codec)
+    train = preset("mini").train          # the thread count, once it differs from the recipe's, is part of the key
+    assert config_hash(apply_overrides(train, {"threads": 2})) != config_hash(train)
