@@ -234,7 +234,7 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Pat
     if state is not None and state["step"] >= cfg.train.steps:
         return path
     torch.manual_seed(cfg.train.seed)
-    model = CodecLM(_lm_cfg(ws))
+    model = CodecLM(lm_config(ws))
     data = PretrainData(ws, cfg)
     with torch_threads(cfg.train.threads):
         run_training(model, data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
@@ -243,7 +243,7 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Pat
     return path
 
 
-def _lm_cfg(ws):
+def lm_config(ws):
     """LM config with the vocabularies of the actual tokenizers."""
     levels = list(ws.cfg.content.fsq_levels) if ws.cfg.lm.factorize_content else []
     return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size, "content_levels": levels,
@@ -256,7 +256,7 @@ def load_lm(ws, path: Path) -> CodecLM:
     state = load_checkpoint(path)
     if state is None:
         raise FileNotFoundError(f"{path}: no LM checkpoint")
-    model = CodecLM(_lm_cfg(ws))
+    model = CodecLM(lm_config(ws))
     model.load_state_dict(state["model"])
     return model.eval()
 

@@ -14,6 +14,8 @@ For the default codec also the pretrained LM's free-running generation decoded f
 """
 from __future__ import annotations
 
+import argparse
+
 from paperlib import paths
 from paperlib.config import apply_overrides
 from paperlib.probes import acoustic_code_statistics, codec_stage_wer, lm_generation_report
@@ -29,6 +31,7 @@ VARIANTS = {
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     base = Workspace("mini")
     out = {"default LM generation": lm_generation_report(base, pretrain(base), stages=(1, 2, 4))}
     for name, overrides in VARIANTS.items():

@@ -10,15 +10,17 @@ this only measures the data-size effect.
 """
 from __future__ import annotations
 
+import argparse
+
 import torch
 from tqdm import tqdm
 
 from paperlib import paths
 from paperlib.probes import lm_teacher_forced_report
 from paperlib.stages import Workspace, aligned_acoustic_codes
-from paperlib.train import PretrainData, _lm_cfg, pretrain_path, run_training
+from paperlib.train import PretrainData, lm_config, pretrain_path, run_training
 from paperlib.model import CodecLM
-from paperlib.utils import atomic_write_json
+from paperlib.utils import atomic_write_json, torch_threads
 
 EXTRA_DIRS = ("train_asv", "train_ser", "train_teacher", "train_asr")
 
@@ -39,6 +41,7 @@ class MorePretrainData(PretrainData):
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     ws = Workspace("mini")
     cfg = ws.cfg
     out = {"baseline_utts": len(ws.tokens("train_pretrain")),
@@ -47,9 +50,10 @@ def main() -> None:
     out["more_data_utts"] = len(data.utts)
     path = ws.cache / f"lm-pretrain-moredata-{pretrain_path(ws).stem.split('-')[-1]}.pt"
     torch.manual_seed(cfg.train.seed)               # same initialisation as paperlib.train.pretrain
-    run_training(CodecLM(_lm_cfg(ws)), data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
-                 cfg.train.ckpt_every, "LM pretrain (more data)", warmup=cfg.train.warmup,
-                 log_every=cfg.train.log_every)
+    with torch_threads(cfg.train.threads):          # the pretraining recipe's thread count, as pretrain() uses
+        run_training(CodecLM(lm_config(ws)), data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed,
+                     path, cfg.train.ckpt_every, "LM pretrain (more data)", warmup=cfg.train.warmup,
+                     log_every=cfg.train.log_every)
     out["more_data"] = lm_teacher_forced_report(ws, path)
     atomic_write_json(paths.ensure(paths.benchmarks_dir("mini")) / "lm_data_scaling.json", out)
     for key in ("baseline", "more_data"):

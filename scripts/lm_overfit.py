@@ -25,7 +25,7 @@ from paperlib.config import apply_overrides
 from paperlib.model import CodecLM
 from paperlib.probes import lm_self_continuation_report, lm_soft_decoding_report, pretraining_trials
 from paperlib.stages import Workspace
-from paperlib.train import PretrainData, _lm_cfg, run_training
+from paperlib.train import PretrainData, lm_config, run_training
 from paperlib.utils import atomic_write_json, config_hash, torch_threads
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     key = config_hash(ws.cfg.lm, cfg, ws.tokens_key(), [u.utt_id for _, u in trials])
     path = paths.ensure(ws.cache / "diagnostics") / f"lm-overfit-{key}.pt"
     torch.manual_seed(cfg.seed)
-    model = CodecLM(_lm_cfg(ws))
+    model = CodecLM(lm_config(ws))
     data = PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])
     with torch_threads(cfg.threads):
         train = run_training(model, data, cfg.steps, cfg.batch, cfg.lr, cfg.seed, path, cfg.ckpt_every, "LM overfit",

@@ -18,6 +18,8 @@ fixes help?
 """
 from __future__ import annotations
 
+import argparse
+
 from paperlib import paths
 from paperlib.config import apply_overrides
 from paperlib.probes import acoustic_code_statistics, cached_lm_report, lm_teacher_forced_report
@@ -34,6 +36,7 @@ VARIANTS = {
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     ws = Workspace("mini")
     out = {"code_statistics": acoustic_code_statistics(ws)}
     default = pretrain(ws)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import run_py, write_wav
+from conftest import ROOT, run_py, write_wav
 
 
 @pytest.mark.parametrize("make,message", [
@@ -24,3 +24,22 @@ def test_help_texts():
                    "paperlib.bench", "paperlib.adapters"):
         out = run_py("-m", module, "--help")
         assert out.returncode == 0 and "usage" in out.stdout.lower(), module
+
+
+def test_diagnostic_scripts_explain_themselves_without_running():
+    """`--help` of every diagnostic script prints its docstring and exits; it must not start its (long) run
+    (one process for all of them; a script that ignored --help would run into the timeout)."""
+    runner = (
+        "import runpy, sys\n"
+        "for path in sys.argv[1:]:\n"
+        "    sys.argv = [path, '--help']\n"
+        "    try:\n"
+        "        runpy.run_path(path, run_name='__main__')\n"
+        "    except SystemExit as done:\n"
+        "        assert done.code == 0, path\n"
+        "        continue\n"
+        "    raise AssertionError(path + ' ran instead of explaining itself')\n")
+    scripts = sorted(str(p) for p in (ROOT / "scripts").glob("*.py"))
+    out = run_py("-c", runner, *scripts, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("usage:") == len(scripts) and out.stdout.count("Diagnostic") >= len(scripts)

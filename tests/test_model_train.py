@@ -153,12 +153,12 @@ def test_memorising_lm_regenerates_its_training_utterances(smoke_ws, tmp_path):
     from paperlib.anonymize import generate
     from paperlib.probes import pretraining_trials, unprompted_own_speaker
     from paperlib.stages import Workspace
-    from paperlib.train import PretrainData, _lm_cfg, run_training
+    from paperlib.train import PretrainData, lm_config, run_training
 
     ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"train": {"pair_fraction": 0.0}}))
     trials = pretraining_trials(ws, 2)
     torch.manual_seed(0)
-    model = CodecLM(_lm_cfg(ws))
+    model = CodecLM(lm_config(ws))
     data = PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])
     run_training(model, data, 300, 4, 3e-3, 0, tmp_path / "memorised.pt", 300, "memorise", warmup=10)
     model.eval()
