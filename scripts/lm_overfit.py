@@ -12,7 +12,7 @@ between the training targets and the decoded audio (interleaving and delay, pref
 Fast AR sampling, codec decoding) is consistent, and the failure of the real LM (README findings 3-15) is
 one of generalisation, not a train/inference mismatch.
 
-    .venv/bin/python scripts/lm_overfit.py      # ~15 min on 2 cores -> benchmarks/lm_overfit.json
+    .venv/bin/python scripts/lm_overfit.py      # ~10 min on 2 cores -> benchmarks/lm_overfit.json
 """
 from __future__ import annotations
 
