@@ -227,7 +227,11 @@ def pretrain_path(ws) -> Path:
     return ws.cache / f"lm-pretrain-{config_hash(ws.cfg.lm, ws.cfg.train, ws.tokens_key())}.pt"
 
 
-def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Path:
+def pretrain(ws, stop_after: int | None = None, path: Path | None = None, data: PretrainData | None = None) -> Path:
+    """``data``: other samples than the whole pretraining role (diagnostics); needs its own ``path``, since
+    the cache key describes the config, not the data."""
+    if data is not None and path is None:
+        raise ValueError("pretrain(data=...) needs a checkpoint path of its own")
     cfg = ws.cfg
     path = path or pretrain_path(ws)
     state = load_checkpoint(path)
@@ -235,7 +239,7 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None) -> Pat
         return path
     torch.manual_seed(cfg.train.seed)
     model = CodecLM(lm_config(ws))
-    data = PretrainData(ws, cfg)
+    data = data if data is not None else PretrainData(ws, cfg)
     with torch_threads(cfg.train.threads):
         run_training(model, data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
                      cfg.train.ckpt_every, "LM pretrain", warmup=cfg.train.warmup, log_every=cfg.train.log_every,

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 from tqdm import tqdm
 
 from paperlib import paths
 from paperlib.probes import lm_teacher_forced_report
 from paperlib.stages import Workspace, aligned_acoustic_codes
-from paperlib.train import PretrainData, lm_config, pretrain_path, run_training
-from paperlib.model import CodecLM
-from paperlib.utils import atomic_write_json, torch_threads
+from paperlib.train import PretrainData, pretrain, pretrain_path
+from paperlib.utils import atomic_write_json
 
 EXTRA_DIRS = ("train_asv", "train_ser", "train_teacher", "train_asr")
 
@@ -49,11 +47,7 @@ def main() -> None:
     data = MorePretrainData(ws, cfg)
     out["more_data_utts"] = len(data.utts)
     path = ws.cache / f"lm-pretrain-moredata-{pretrain_path(ws).stem.split('-')[-1]}.pt"
-    torch.manual_seed(cfg.train.seed)               # same initialisation as paperlib.train.pretrain
-    with torch_threads(cfg.train.threads):          # the pretraining recipe's thread count, as pretrain() uses
-        run_training(CodecLM(lm_config(ws)), data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed,
-                     path, cfg.train.ckpt_every, "LM pretrain (more data)", warmup=cfg.train.warmup,
-                     log_every=cfg.train.log_every)
+    pretrain(ws, path=path, data=data)              # the pretraining recipe, on more data
     out["more_data"] = lm_teacher_forced_report(ws, path)
     atomic_write_json(paths.ensure(paths.benchmarks_dir("mini")) / "lm_data_scaling.json", out)
     for key in ("baseline", "more_data"):

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from paperlib import paths
+from paperlib.checkpoint import load_checkpoint
 from paperlib.config import apply_overrides
-from paperlib.model import CodecLM
 from paperlib.probes import lm_self_continuation_report, lm_soft_decoding_report, pretraining_trials
 from paperlib.stages import Workspace
-from paperlib.train import PretrainData, lm_config, run_training
-from paperlib.utils import atomic_write_json, config_hash, torch_threads
+from paperlib.train import PretrainData, pretrain
+from paperlib.utils import atomic_write_json, config_hash
 
 
 def main() -> None:
@@ -40,14 +38,10 @@ def main() -> None:
     trials = pretraining_trials(ws, args.utts)
     key = config_hash(ws.cfg.lm, cfg, ws.tokens_key(), [u.utt_id for _, u in trials])
     path = paths.ensure(ws.cache / "diagnostics") / f"lm-overfit-{key}.pt"
-    torch.manual_seed(cfg.seed)
-    model = CodecLM(lm_config(ws))
-    data = PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])
-    with torch_threads(cfg.threads):
-        train = run_training(model, data, cfg.steps, cfg.batch, cfg.lr, cfg.seed, path, cfg.ckpt_every, "LM overfit",
-                             warmup=cfg.warmup, log_every=cfg.log_every)
+    pretrain(ws, path=path, data=PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials]))
+    log = load_checkpoint(path)["log"]
     report = {"checkpoint": path.name, "n_utts": len(trials), "steps": cfg.steps,
-              "final_training_loss": train["log"][-1]["loss"] if train["log"] else None,
+              "final_training_loss": log[-1]["loss"] if log else None,
               "oracle_history": lm_soft_decoding_report(ws, path, history="real", temperatures=(1.0,), trials=trials,
                                                         prompted=False),
               "self_continuation": lm_self_continuation_report(ws, path, n_utts=len(trials))}

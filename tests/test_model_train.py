@@ -153,15 +153,15 @@ def test_memorising_lm_regenerates_its_training_utterances(smoke_ws, tmp_path):
     from paperlib.anonymize import generate
     from paperlib.probes import pretraining_trials, unprompted_own_speaker
     from paperlib.stages import Workspace
-    from paperlib.train import PretrainData, lm_config, run_training
+    from paperlib.train import PretrainData, load_lm, pretrain
 
-    ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"train": {"pair_fraction": 0.0}}))
+    ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"train": {
+        "pair_fraction": 0.0, "steps": 300, "batch": 4, "lr": 3e-3, "warmup": 10, "ckpt_every": 300, "seed": 0}}))
     trials = pretraining_trials(ws, 2)
-    torch.manual_seed(0)
-    model = CodecLM(lm_config(ws))
-    data = PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])
-    run_training(model, data, 300, 4, 3e-3, 0, tmp_path / "memorised.pt", 300, "memorise", warmup=10)
-    model.eval()
+    with pytest.raises(ValueError, match="path"):       # other data never lands under the config's cache key
+        pretrain(ws, data=PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials]))
+    model = load_lm(ws, pretrain(ws, path=tmp_path / "memorised.pt",
+                                 data=PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])))
     toks = ws.tokens("train_pretrain")
     prompts, speakers = unprompted_own_speaker(ws, model, trials)
     codes = generate(model, prompts, [toks[u.utt_id]["content"] for _, u in trials], speakers,
