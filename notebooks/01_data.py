@@ -42,6 +42,14 @@ figs = paths.ensure(paths.figures_dir(scale))
 # %%
 card = json.loads((ws.data_root / "data_card.json").read_text())
 roles = pd.DataFrame(card["roles"]).T[["dir", "speakers", "female", "utterances", "hours"]]
+# forced phone alignment (pocketsphinx) of the dirs the tokenizers train on and the probes read
+alignment = json.loads((figs / "alignment.json").read_text()) if (figs / "alignment.json").exists() else {}
+by_dir = {d: a for d, a in alignment.items()}
+libri = [a for d, a in by_dir.items() if d.startswith("libri_test_trials")]
+if libri:
+    by_dir["libri_test_{enrolls,trials_f,trials_m}"] = {k: sum(a[k] for a in libri) for k in ("aligned", "failed")}
+roles["aligned"] = [by_dir.get(d, {}).get("aligned", "") for d in roles["dir"]]
+roles["align_failed"] = [by_dir.get(d, {}).get("failed", "") for d in roles["dir"]]
 atomic_write_text(figs / "data_card.csv", roles.to_csv())
 atomic_write_text(figs / "data_card.md", roles.to_markdown())
 print(f"{card['speakers_total']} speakers, {card['utterances_total']} utterances, {card['hours_total']} h, "

@@ -24,8 +24,9 @@ class DataConfig:
     """MiniVPC sizes: speakers and utterances per role."""
     seed: int = 0
     base_voices: tuple[str, ...] = ("flite_rms", "flite_slt", "flite_awb", "flite_kal16", "piper_joe", "festival_slt_hts")
-    pretrain_speakers: int = 30
-    pretrain_utts: int = 24
+    # 60 pseudo-speakers x 30 sentences (1.1 h): at 30 x 24 (0.5 h) every tokenizer and the LM memorised the role
+    pretrain_speakers: int = 60
+    pretrain_utts: int = 30
     pretrain_emotional_fraction: float = 0.15
     crema_speakers: int = 10
     crema_sentences: int = 12
@@ -63,18 +64,16 @@ class CodecConfig:
     fsq_levels: tuple[int, ...] = (5, 5, 5)      # 125 codes per codebook
     latent_dim: int = 64
     quantizer_dropout: float = 0.5      # fraction of a batch decoded from a random number of first stages
-    # semantic distillation (as SpeechTokenizer / Mimi distil a speech model into their first codebook, here
-    # supervised by the generator's text): CTC on characters from the first ``semantic_stages`` residual
-    # stages through a small causal head (training only), so codebook 0 carries phone identity, which the LM
-    # can predict from content tokens. 0 = off.
-    semantic_weight: float = field(default=0.0, metadata=HASH_ONLY_IF_CHANGED)
-    semantic_stages: int = field(default=1, metadata=HASH_ONLY_IF_CHANGED)
-    # content-conditioned codec (a mini-scale concession, see README): encoder and decoder also read the
-    # frozen content tokens of each frame, so the acoustic codes need only carry what the content tokens do
-    # not (speaker, prosody, emotion) and the LM's job shrinks to predicting that. The paper's codec
-    # decodes acoustic codes alone (False). ``content_levels`` is set from the content encoder by the builder.
-    content_conditioned: bool = field(default=False, metadata=HASH_ONLY_IF_CHANGED)
-    content_levels: tuple[int, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
+    # content-conditioned codec (a stated mini-scale deviation from the paper, whose decoder reads codes
+    # alone; docs/FINDINGS.md): encoder and decoder also read each frame's frozen content token, so what is
+    # said comes from the content stream and the codes carry the rest (speaker, prosody, emotion). An LM's
+    # wrong codes then change how it sounds, not what it says. ``content_levels`` is set by the builder.
+    content_conditioned: bool = True
+    content_levels: tuple[int, ...] = ()
+    # fraction of a batch decoded from the codes of ANOTHER utterance of the SAME speaker against its own
+    # content and target: the decoder learns to take what is said from content only, while the codes stay
+    # trustworthy for the voice (other-speaker swaps made it ignore the codes' F0; docs/FINDINGS.md)
+    code_swap_fraction: float = 0.3
     # per-feature weights on the normalised features (encoder input and loss): intelligibility lives in F0 and
     # the low-order envelope. Measured on libri_test with linear (PCA-24) reconstructions: WER 62 unweighted,
     # 31 with these weights (copy-synthesis 25).
@@ -94,12 +93,19 @@ class CodecConfig:
 
 @dataclass
 class ContentConfig:
-    """Causal content encoder: log-mel -> causal conv/transformer -> single FSQ codebook, CTC-trained."""
+    """Causal content encoder: log-mel -> causal conv/transformer -> single FSQ codebook. Trained with a dense
+    frame-level phone target through the quantized tokens plus CTC on characters, as the reference tokenizer
+    combines a dense per-frame target (w2v-BERT 2.0 features) with an ASR loss."""
     n_mels: int = 64
     hidden: int = 192
     layers: int = 3
     heads: int = 4
-    fsq_levels: tuple[int, ...] = (8, 8, 8, 8)  # 4096 codes
+    # 1000 codes: 4096 over MiniVPC's pretraining frames is sparse (measured in docs/FINDINGS.md)
+    fsq_levels: tuple[int, ...] = (8, 5, 5, 5)
+    # cross-entropy of the aligned phones of each token frame's four 12 ms quarters (paperlib.align), through
+    # a pointwise head on the quantized token: every token must say what is spoken in its own frame
+    phone_weight: float = 1.0
+    ctc_weight: float = 1.0                     # CTC on characters through the quantized tokens (ASR loss)
     aux_weight: float = 0.5                     # weight of the pre-quantization auxiliary CTC
     steps: int = 2000
     batch: int = 16
@@ -107,11 +113,6 @@ class ContentConfig:
     left_context_frames: int = 64               # sliding window used when streaming
     seed: int = 0
     threads: int = field(default=2, metadata=HASH_ONLY_IF_CHANGED)   # CPU threads (utils.torch_threads)
-    # frame-level target besides CTC (the paper's encoder regresses a speech model's frames plus an ASR loss):
-    # predict each frame's speaker-normalised mel-cepstrum c1..c_n (4 x 12 ms per token frame) from the
-    # token, so tokens describe the frame's phonetics where they occur rather than CTC spikes. 0 = off.
-    frame_target_weight: float = field(default=0.0, metadata=HASH_ONLY_IF_CHANGED)
-    frame_target_mcep: int = field(default=16, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass
@@ -141,21 +142,12 @@ class LMConfig:
     fast_d_model: int = 128
     fast_train_fraction: float = 0.5   # Fast AR trains on a random half of the frames of a batch (compute)
     content_vocab: int = 4096             # overwritten by the content encoder's codebook size
-    # FSQ levels of the content codes (set from the content encoder when factorize_content). With levels the
-    # content embedding is the sum of one embedding per FSQ digit and the semantic head predicts the digits
-    # (MiniVPC's pretraining set has ~39k frames for 4096 codes, perplexity ~1100). () = one row per code.
-    # Measured at mini (README): less memorisation, but no better on held-out speech, so off by default.
-    factorize_content: bool = False
-    content_levels: tuple[int, ...] = ()
     n_codebooks: int = 8
     codebook_size: int = 125               # overwritten by the codec (prod of fsq_levels)
     speaker_dim: int = 128
     max_delay: int = 8
     max_len: int = 1024
     dropout: float = 0.0
-    # training only: probability that an acoustic input frame is replaced by the PAD frame, so that the
-    # model must predict from content rather than copy acoustic history (cf. Tacotron's prenet dropout)
-    acoustic_input_dropout: float = 0.0
     emo_dim: int = 64               # teacher feature dimension for the distillation head
 
 

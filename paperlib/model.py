@@ -269,33 +269,6 @@ class Transformer(StreamingModule[StreamingState]):
         return self.norm.forward(x)
 
 
-class FactorizedContentEmbedding(nn.Module):
-    """Content-token embedding as the sum of one row per FSQ digit of the code (little-endian mixed radix,
-    as paperlib.tokenizers.FSQ numbers its codes); PAD/SEP have rows of their own."""
-
-    def __init__(self, vocab: int, levels: tuple[int, ...], dim: int) -> None:
-        super().__init__()
-        if math.prod(levels) != vocab:
-            raise ValueError(f"content levels {tuple(levels)} give {math.prod(levels)} codes, vocabulary is {vocab}")
-        self.vocab, self.levels = vocab, tuple(levels)
-        self.digit = nn.Embedding(sum(levels), dim)
-        self.special = nn.Embedding(2, dim)
-        self.register_buffer("_basis", torch.tensor([math.prod(levels[:k]) for k in range(len(levels))]),
-                             persistent=False)
-        self.register_buffer("_levels", torch.tensor(levels), persistent=False)
-        self.register_buffer("_offset", torch.tensor([sum(levels[:k]) for k in range(len(levels))]), persistent=False)
-
-    def digits(self, ids: Tensor) -> Tensor:
-        """(...,) code ids < vocab -> (..., n_levels) digits."""
-        return (ids[..., None] // self._basis) % self._levels
-
-    def forward(self, ids: Tensor) -> Tensor:
-        is_code = ids < self.vocab
-        codes = self.digit(self.digits(ids.clamp(max=self.vocab - 1)) + self._offset).sum(-2)
-        special = self.special((ids - self.vocab).clamp(min=0, max=1))
-        return torch.where(is_code[..., None], codes, special)
-
-
 # ---- the codec LM ----------------------------------------------------------------------------------------
 
 @dataclass
@@ -318,13 +291,12 @@ class CodecLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.content_emb = (FactorizedContentEmbedding(cfg.content_vocab, cfg.content_levels, d) if cfg.content_levels
-                            else nn.Embedding(cfg.content_vocab + 2, d))
+        self.content_emb = nn.Embedding(cfg.content_vocab + 2, d)
         self.acoustic_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size + 3, d) for _ in range(cfg.n_codebooks)])
         self.slot_emb = nn.Embedding(2, d)
         self.speaker_proj = nn.Linear(cfg.speaker_dim, d)
         self.slow = Transformer(d, cfg.n_layers, cfg.n_heads, dropout=cfg.dropout)
-        self.semantic_head = nn.Linear(d, sum(cfg.content_levels) or cfg.content_vocab, bias=False)
+        self.semantic_head = nn.Linear(d, cfg.content_vocab, bias=False)
         fd = cfg.fast_d_model
         self.fast_in = nn.Linear(d, fd)
         self.fast_code_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size, fd) for _ in range(cfg.n_codebooks - 1)])
@@ -362,8 +334,6 @@ class CodecLM(nn.Module):
         return self.slow(x, positions, key_mask)[:, 1:]
 
     def forward(self, batch: LMBatch) -> dict[str, Tensor]:
-        if self.training and self.cfg.acoustic_input_dropout > 0:
-            batch = self.pad_acoustic_inputs(batch, self.cfg.acoustic_input_dropout)
         hidden = self.forward_hidden(batch)
         out = {"hidden": hidden}
         sem_mask = batch.content_target >= 0          # the vocabulary projection only where there is a target
@@ -381,23 +351,9 @@ class CodecLM(nn.Module):
         out["loss"] = out["acoustic_loss"] + out["semantic_loss"]
         return out
 
-    def pad_acoustic_inputs(self, batch: LMBatch, fraction: float, generator: torch.Generator | None = None) -> LMBatch:
-        """The batch with a random ``fraction`` of its acoustic input frames replaced by the PAD frame (training
-        dropout; the probes' test of how much the LM leans on its acoustic history)."""
-        drop = batch.is_acoustic_slot & (torch.rand(batch.is_acoustic_slot.shape, generator=generator,
-                                                    device=batch.acoustic.device) < fraction)
-        pad = torch.full_like(batch.acoustic, self.cfg.codebook_size + ACOUSTIC_PAD)
-        return dataclasses.replace(batch, acoustic=torch.where(drop[..., None], pad, batch.acoustic))
-
     def semantic_loss(self, hidden: Tensor, target: Tensor) -> Tensor:
-        """CE of the next content token; with factorized content, the sum of the per-digit CEs (the NLL of
-        a distribution over codes that factorizes over FSQ digits)."""
-        logits = self.semantic_head(hidden)
-        if not self.cfg.content_levels:
-            return F.cross_entropy(logits, target)
-        digits = self.content_emb.digits(target)
-        parts = logits.split(list(self.cfg.content_levels), dim=-1)
-        return sum(F.cross_entropy(part, digits[:, k]) for k, part in enumerate(parts))
+        """CE of the next content token."""
+        return F.cross_entropy(self.semantic_head(hidden), target)
 
     def fast_logits(self, h: Tensor, codes: Tensor) -> Tensor:
         """Teacher-forced Fast AR: (N, d) slow states + (N, 8) codes -> (N, 8, codebook_size)."""

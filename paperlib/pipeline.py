@@ -83,6 +83,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
         timings[name] = round(time.time() - start, 1)
         return value
 
+    timed("alignment", lambda: _alignment_report(ws, figs))
     timed("tokenizers", lambda: (ws.codec(), ws.content_encoder(), ws.speaker_encoder()))
     timed("lm_pretrain", lambda: pretrain(ws))
     timed("teacher", ws.teacher)
@@ -171,6 +172,22 @@ def system_timings(results: list[dict]):
     steps = [c for c in ("finetune", "anonymize", "evaluate", "anonymize_train_asv", "eer_s") if c in df]
     df["total"] = df[steps].sum(axis=1).round(1)
     return df
+
+
+def _alignment_report(ws, figs: Path) -> None:
+    """Align every dir the tokenizers and probes need (cached); per dir how many utterances aligned and
+    which failed, with the reason (notebook 01 adds the counts to the data card)."""
+    from .stages import ALIGNED_DIRS
+
+    report = {}
+    for name in ALIGNED_DIRS:
+        labels, failures = ws.phone_alignment(name)
+        report[name] = {"aligned": len(labels), "failed": len(failures),
+                        "failures": {str(ws.data(name).utts[u].path.relative_to(ws.data_root)): why
+                                     for u, why in sorted(failures.items())}}
+        for utt, why in sorted(failures.items()):
+            print(f"alignment failed: {ws.data(name).utts[utt].path}: {why}", file=sys.stderr)
+    atomic_write_json(figs / "alignment.json", report)
 
 
 def _tokenizer_report(ws, figs: Path) -> None:

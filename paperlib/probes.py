@@ -1,13 +1,20 @@
-"""Tokenizer report: codec resynthesis quality and what the content tokens carry.
+"""Tokenizer and LM reports: what the tokens carry, and whether the anonymizer can speak.
 
-Codec: held-out libri_test speech -> WORLD analysis -> codec (8 FSQ codebooks) -> WORLD synthesis; we
-report WER (the evaluation ASR), speaker EER of the lazy-informed attacker (resynthesis must keep the
-speaker: EER stays low), and the mel-cepstral distance (dB) to the original envelope; "copy-synthesis"
-(WORLD analysis/synthesis without the codec) separates vocoder loss from quantization loss.
+Codec: held-out libri_test speech -> WORLD analysis -> codec -> WORLD synthesis: WER (the evaluation ASR),
+speaker EER of the lazy-informed attacker (resynthesis must keep the speaker) and mel-cepstral distance;
+"copy-synthesis" (WORLD without the codec) separates vocoder loss from quantization loss. Resynthesis from
+the first k residual stages, from content alone, and from another utterance's codes: the last is what an
+LM's wrong codes cost (near the content-only WER = they can no longer make the speech unintelligible).
 
-Content tokens: linear probes (logistic regression) for speaker identity and emotion, on bag-of-token
-histograms vs on mean/std log-mel of the same audio. Speaker probe: train_ser speakers, half of each
-speaker's utterances to train, half to test; emotion probe: train on train_ser, test on IEMOCAP_test.
+Content tokens: quarter-phone accuracy of the encoder's phone head on held-out speakers (and on its own
+training utterances: the gap is memorisation); linear probes (logistic regression) for speaker identity
+and emotion on bag-of-token histograms vs on mean/std log-mel of the same audio. Speaker probe: train_ser
+speakers, half of each speaker's utterances to train, half to test; emotion probe: train on train_ser,
+test on IEMOCAP_test.
+
+LM: teacher-forced per-codebook accuracy on its own and on held-out speech, free-running generation of
+held-out trials, and a count-table baseline with no LM at all (each codebook's most frequent training code
+given the aligned (previous, current, next) phone), which an LM recipe must at least match.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .eval import EVAL_DIRS, LIBRI_DIRS, Evaluator, corpus_wer
-from .tokenizers import MelFrontEnd, synthesize_features
+from .tokenizers import MelFrontEnd, feature_dim, synthesize_features
 from .utils import stable_int
 
 
@@ -52,17 +59,6 @@ def trial_codes(ws, codec, trials: list[tuple[str, object]]) -> tuple[list[torch
     aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
     pairs = [aligned_acoustic_codes(codec, *aligned[name][u.utt_id]) for name, u in trials]
     return [c for c, _ in pairs], [a.long() for _, a in pairs]
-
-
-def pretraining_trials(ws, n_utts: int) -> list[tuple[str, object]]:
-    """(dir, Utterance) of n_utts utterances of the LM's own pretraining set, one speaker after another
-    (round-robin over speakers, sorted ids): the memorisation ceiling of the generation probe."""
-    by_spk: dict[str, list] = {}
-    for u in sorted(ws.data("train_pretrain").utts.values(), key=lambda u: u.utt_id):
-        by_spk.setdefault(u.speaker, []).append(u)
-    queues = [by_spk[s] for s in sorted(by_spk)]
-    picked = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)][:n_utts]
-    return [("train_pretrain", u) for u in picked]
 
 
 def codec_report(ws) -> dict:
@@ -138,43 +134,52 @@ def content_probes(ws) -> dict:
     return out
 
 
+@torch.no_grad()
+def phone_accuracy(ws, n_utts: int = 24) -> dict:
+    """Quarter-phone accuracy (%) of the content encoder's phone head on its quantized tokens: on held-out
+    trial speakers and sentences, and on as many of its own training utterances (the gap is memorisation).
+    Chance = always the most frequent phone of the training labels."""
+    enc = ws.content_encoder()
+    train_labels, _ = ws.phone_alignment("train_pretrain")
+    majority = np.bincount(np.concatenate([v.ravel() for v in train_labels.values()]).astype(np.int64)).max() / sum(
+        v.size for v in train_labels.values())
+    sets = {"held_out": held_out_trials(ws, n_utts),
+            "train_pretrain": [("train_pretrain", ws.data("train_pretrain").utts[u]) for u in sorted(train_labels)[:n_utts]]}
+    out = {"chance": float(100 * majority)}
+    for label, trials in sets.items():
+        labels = {name: ws.phone_alignment(name)[0] for name in {d for d, _ in trials}}
+        right = total = 0
+        for d, u in trials:
+            if u.utt_id not in labels[d]:
+                continue
+            q = enc.ctc_logits(torch.from_numpy(ws.wavs(d)[u.utt_id])[None])[2]
+            pred = enc.phone_logits(q)[0].argmax(-1).numpy()
+            ref = labels[d][u.utt_id]
+            m = min(len(pred), len(ref))
+            right += int((pred[:m] == ref[:m]).sum()); total += ref[:m].size
+        out[label] = float(100 * right / max(1, total))
+    return out
+
+
 def tokenizer_report(ws) -> dict:
-    return {"codec": codec_report(ws), "content_probes": content_probes(ws)}
-
-
-def unprompted_own_speaker(ws, lm, trials: list[tuple[str, object]]) -> tuple[list, torch.Tensor]:
-    """The pretraining condition for (dir, Utterance) trials: empty prompts, and each utterance's own speaker
-    (the mean speaker-encoder vector of its speaker in its dir) instead of an anonymized one."""
-    from .anonymize import Prompt
-
-    no_prompt = Prompt(torch.zeros(0, dtype=torch.long), torch.zeros(0, lm.cfg.n_codebooks, dtype=torch.long), None)
-    means = {name: ws.speaker_means(name) for name in {n for n, _ in trials}}
-    return [no_prompt] * len(trials), torch.stack([means[name][u.speaker] for name, u in trials])
+    return {"codec": codec_report(ws), "codec_decoding": codec_stage_wer(ws), "content_probes": content_probes(ws),
+            "phone_accuracy": phone_accuracy(ws), "code_statistics": acoustic_code_statistics(ws)}
 
 
 @torch.no_grad()
-def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2, history_pad: float = 0.0) -> dict:
+def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> dict:
     """Per-codebook teacher-forced accuracy / CE of the pretrained LM's Fast AR, on its own training data
-    (train_pretrain) and on held-out speakers and sentences (vctk_pool): the gap measures memorisation.
-
-    ``history_pad``: fraction of the acoustic input frames replaced by the PAD frame (seeded), so the
-    prediction must come from content and speaker alone (1.0) or from a degraded history: how much the LM
-    leans on the acoustic history it will have to supply itself when generating."""
+    (train_pretrain) and on held-out speakers and sentences (vctk_pool): the gap measures memorisation."""
     from .model import collate, interleave
     from .train import load_lm
 
     lm = load_lm(ws, lm_path)
     out = {"delay": delay, "n_utts": n_utts, "uniform_ce": float(np.log(lm.cfg.codebook_size))}
-    if history_pad:
-        out["history_pad"] = history_pad
-    gen = torch.Generator().manual_seed(0)
     for name in ("train_pretrain", "vctk_pool"):
         toks = ws.tokens(name)
         utts = sorted(toks)[:n_utts]
         items = [interleave(lm.cfg, toks[u]["content"].long(), toks[u]["acoustic"].long(), delay, 0) for u in utts]
         batch = collate(items, torch.stack([toks[u]["speaker"] for u in utts]), [0] * len(items))
-        if history_pad:
-            batch = lm.pad_acoustic_inputs(batch, history_pad, gen)
         hidden = lm.forward_hidden(batch)
         has_target = batch.acoustic_target[..., 0] >= 0
         targets = batch.acoustic_target[has_target]
@@ -217,151 +222,35 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     return out
 
 
-@torch.no_grad()
-def lm_soft_decoding_report(ws, lm_path, n_utts: int = 24, seed: int = 0, temperatures: tuple[float, ...] = (1.0, 0.7),
-                            history: str = "greedy", trials: list[tuple[str, object]] | None = None,
-                            prompted: bool = True) -> dict:
-    """Is it the discrete sampling that spoils the output? Greedy free-running generation of held-out trial
-    speech (as ``lm_generation_report``), then one teacher-forced pass over the generated codes gives the
-    Fast AR's distribution of every codebook of every frame (conditioned, as in generation, on the greedy
-    codes before it). Decoding the *expected* codec latent under those distributions, sum_k proj_out_k(E[q_k]),
-    instead of the latent of the argmax codes, keeps what the LM knows without committing to one code:
-    WER of the greedy codes vs of the expected latent (at each temperature), next to codec resynthesis.
-
-    ``history="real"``: the pass runs over the codec's codes of the real utterance instead (oracle history:
-    every frame is predicted from the true acoustics before it, as in teacher-forced training). Then also
-    the WER of each frame's greedy Fast-AR codes given the Slow AR state of the real history, and of the
-    teacher-forced argmax (each codebook given the real codebooks before it in the frame): what the LM's
-    per-frame predictions are worth once exposure bias (its own errors fed back) is taken away.
-    ``trials``: other (dir, Utterance) pairs than the held-out trials (e.g. ``pretraining_trials``);
-    ``prompted=False``: no prompt and each utterance's own speaker (the pretraining condition)."""
-    if history not in ("greedy", "real"):
-        raise ValueError(f"history must be 'greedy' or 'real', not {history!r}")
-    from dataclasses import replace
-
-    from .anonymize import generate, load_parts, prompt_pools, prompt_tokens, prompts_and_speakers
-    from .model import collate, combine_streams, interleave
-
-    parts = load_parts(ws, lm_path, use_sep=False)
-    lm, codec, ev = parts.lm.eval(), parts.codec, Evaluator(ws)
-    cfg = replace(ws.cfg.inference, temperature=0.0)
-    trials = trials if trials is not None else held_out_trials(ws, n_utts)
-    utts = [u for _, u in trials]
-    contents, real = trial_codes(ws, codec, trials)
-    prompts, speakers = (prompts_and_speakers(parts, cfg, utts, prompt_pools(ws), prompt_tokens(ws), seed) if prompted
-                         else unprompted_own_speaker(ws, lm, trials))
-    greedy = (generate(lm, prompts, contents, speakers, cfg, False, [stable_int(seed, u.utt_id) for u in utts])
-              if history == "greedy" else real)
-    items, starts = [], []
-    for p, c, g in zip(prompts, contents, greedy):
-        content, acoustic, start = combine_streams(lm.cfg, p.content, p.acoustic, c.long(), g, use_sep=False)
-        items.append(interleave(lm.cfg, content, acoustic, cfg.delay, loss_from=start))
-        starts.append(start)
-    batch = collate(items, speakers, starts)
-    frames = batch.acoustic_target[..., 0] >= 0                       # the source frames, utterance by utterance
-    hidden = lm.forward_hidden(batch)[frames]
-    logits = lm.fast_logits(hidden, batch.acoustic_target[frames])                              # (N, 8, V)
-    refs = [u.text for u in utts]
-    lengths = [len(g) for g in greedy]
-    agree = float((logits.argmax(-1) == batch.acoustic_target[frames]).float().mean())
-    out = {"n_utts": len(utts), "prompt": cfg.prompt_strategy if prompted else None, "delay": cfg.delay, "history": history,
-           "codec_resynthesis_WER": _decoded_wer(ev, codec, real, contents, refs)}
-    if history == "greedy":
-        out.update(argmax_agrees_with_generation=agree, greedy_codes_WER=_decoded_wer(ev, codec, greedy, contents, refs))
-    else:
-        per_frame = lm.sample_frame(hidden, 0.0, 1.0, [torch.Generator()] * len(hidden))
-        out.update(teacher_forced_accuracy=agree,
-                   oracle_history_greedy_accuracy=float((per_frame == batch.acoustic_target[frames]).float().mean()),
-                   # codebook 0 has no earlier codebook in its frame: both passes must pick the same code
-                   codebook0_greedy_equals_teacher_forced=float((per_frame[:, 0] == logits[:, 0].argmax(-1)).float().mean()),
-                   oracle_history_greedy_WER=_decoded_wer(ev, codec, list(per_frame.split(lengths)), contents, refs),
-                   teacher_forced_argmax_WER=_decoded_wer(ev, codec, list(logits.argmax(-1).split(lengths)),
-                                                          contents, refs))
-    fsq_points = codec.quantizer.fsq.quantized_from_codes(torch.arange(codec.codebook_size))       # (V, levels)
-    for temperature in temperatures:
-        expected = torch.softmax(logits / temperature, -1) @ fsq_points                           # (N, 8, levels)
-        latent = codec.quantizer.latent_from_stages(expected.movedim(1, 0))                         # (N, latent)
-        wavs = [synthesize_features(codec.features_from_latent(z[None], c[None, : len(z)])[0].numpy(), codec.cfg)
-                for z, c in zip(latent.split(lengths), contents)]
-        out[f"expected_latent_T{temperature:g}_WER"] = corpus_wer(refs, ev.transcribe(wavs))
-    return out
+def _centre_phones(ws, name: str) -> dict[str, np.ndarray]:
+    """utt -> (T,) the aligned phone at the centre of each token frame (its third 12 ms quarter)."""
+    labels, _ = ws.phone_alignment(name)
+    return {u: lab[:, 2].astype(np.int64) for u, lab in labels.items()}
 
 
-@torch.no_grad()
-def lm_self_continuation_report(ws, lm_path, n_utts: int = 24, seed: int = 0) -> dict:
-    """Free-running generation under the exact pretraining condition: utterances of the LM's own
-    pretraining set, their own speaker's embedding, no prompt. Reports WER (greedy and sampled) and how
-    often the generated codebook-0 code equals the codec's code of the real utterance, frame by frame, next
-    to the teacher-forced rate: the gap is what feeding back its own output costs the LM."""
-    from dataclasses import replace
-
-    from .anonymize import generate
-    from .train import load_lm
-
-    lm, codec, ev = load_lm(ws, lm_path), ws.codec(), Evaluator(ws)
-    toks = ws.tokens("train_pretrain")
-    trials = pretraining_trials(ws, n_utts)
-    utts = [u for _, u in trials]
-    sources = [toks[u.utt_id]["content"] for u in utts]
-    real = [toks[u.utt_id]["acoustic"].long() for u in utts]
-    prompts, speakers = unprompted_own_speaker(ws, lm, trials)
-    refs = [u.text for u in utts]
-    out = {"n_utts": len(utts), "delay": ws.cfg.inference.delay}
-    for label, temperature in (("greedy", 0.0), ("sampled", ws.cfg.inference.temperature)):
-        cfg = replace(ws.cfg.inference, temperature=temperature)
-        codes = generate(lm, prompts, sources, speakers, cfg, False,
-                         [stable_int(seed, u.utt_id) for u in utts])
-        same = sum(int((c[:, 0] == r[: len(c), 0]).sum()) for c, r in zip(codes, real))
-        out[f"{label}_codebook0_match"] = same / sum(len(c) for c in codes)
-        out[f"{label}_WER"] = _decoded_wer(ev, codec, codes, sources, refs)
-    return out
-
-
-HISTORY_PAD = (0.0, 0.3, 1.0)
-
-
-def lm_history_report(ws, lm_path, n_utts: int = 24, n_teacher_forced: int = 40) -> dict:
-    """What the LM predicts from: teacher-forced reports with 0 / 30 / 100% of the acoustic input frames
-    replaced by PAD, and self-continuation of its own utterances. Each part cached by checkpoint under
-    cache/<scale>/diagnostics/ (shared with scripts/lm_memorisation.py)."""
-    from .utils import cached_json
-
-    cache = ws.cache / "diagnostics"
-    cache.mkdir(parents=True, exist_ok=True)
-    return {
-        "teacher_forced_history_pad": {str(f): cached_json(
-            cache / f"{lm_path.stem}-tf-pad{f}-n{n_teacher_forced}.json",
-            lambda f=f: lm_teacher_forced_report(ws, lm_path, n_utts=n_teacher_forced, history_pad=f))
-            for f in HISTORY_PAD},
-        "self_continuation": cached_json(cache / f"{lm_path.stem}-self-continuation-n{n_utts}.json",
-                                         lambda: lm_self_continuation_report(ws, lm_path, n_utts)),
-    }
-
-
-def cached_lm_report(ws, lm_path) -> dict:
-    """Teacher-forced report + free-running generation report of a pretrained LM (cached by checkpoint),
-    and what it predicts from (``lm_history_report``)."""
-    from .utils import cached_json
-
-    report = cached_json(ws.cache / f"lm_report-{lm_path.stem}.json", lambda: {
-        **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path)})
-    # self-continuation of as many utterances as the generation report has held-out ones (few at smoke)
-    n_utts = report["generation"]["n_utts"]
-    return {**report, "acoustic_history": lm_history_report(ws, lm_path, n_utts=n_utts)}
+def _phone_context(phones: np.ndarray) -> np.ndarray:
+    """(T,) centre phones -> (T, 3) (previous, current, next), silence past the ends."""
+    padded = np.pad(phones, 1)
+    return np.stack([padded[:-2], padded[1:-1], padded[2:]], axis=1)
 
 
 def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vctk_pool", smoothing: float = 5.0) -> dict:
     """How predictable are the codec's codes, without any LM? Per codebook, on held-out ``test`` with counts
     from ``train`` (add-``smoothing`` towards the unigram): cross-entropy (nats) of the unigram, of
-    P(code | previous code of the same codebook) and of P(code | content token of the same frame), and how
-    often a code repeats between consecutive frames. Uniform = log(codebook size)."""
-    def stack(name):
-        toks = ws.tokens(name)
-        return (np.concatenate([t["content"].long().numpy() for t in toks.values()]),
-                [t["acoustic"].long().numpy() for t in toks.values()])
+    P(code | previous code of the same codebook), of P(code | content token of the same frame) and of
+    P(code | aligned centre phone), and how often a code repeats between frames. Uniform = log(size)."""
+    from .align import PHONES
 
-    content_tr, acoustic_tr = stack(train)
-    content_te, acoustic_te = stack(test)
+    def stack(name):
+        toks, phones = ws.tokens(name), _centre_phones(ws, name)
+        utts = [u for u in sorted(toks) if u in phones]
+        n = {u: min(len(toks[u]["content"]), len(phones[u])) for u in utts}
+        return (np.concatenate([toks[u]["content"][: n[u]].long().numpy() for u in utts]),
+                [toks[u]["acoustic"][: n[u]].long().numpy() for u in utts],
+                np.concatenate([phones[u][: n[u]] for u in utts]))
+
+    content_tr, acoustic_tr, phone_tr = stack(train)
+    content_te, acoustic_te, phone_te = stack(test)
     size = int(np.prod(ws.cfg.codec.fsq_levels))
     vocab = ws.content_encoder().vocab_size
     a_tr, a_te = np.concatenate(acoustic_tr), np.concatenate(acoustic_te)
@@ -380,83 +269,126 @@ def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vct
         prev_te, next_te = pairs(acoustic_te, k)
         by_prev = conditional(prev_tr, next_tr, size)
         by_content = conditional(content_tr, a_tr[:, k], vocab)
+        by_phone = conditional(phone_tr, a_tr[:, k], len(PHONES))
         out["codebooks"].append({
             "unigram_ce": float(-np.log(unigram[a_te[:, k]]).mean()),
             "previous_code_ce": float(-np.log(by_prev[prev_te, next_te]).mean()),
             "content_token_ce": float(-np.log(by_content[content_te, a_te[:, k]]).mean()),
+            "phone_ce": float(-np.log(by_phone[phone_te, a_te[:, k]]).mean()),
             "repeat_rate": float((prev_te == next_te).mean()),
         })
     return out
 
 
-def content_decodability(ws, lookaheads: tuple[int, ...] = (0, 3), n_utts: int = 24, steps: int = 1500,
-                         seed: int = 0) -> dict:
-    """How much of what is said the content tokens alone carry, frame by frame: a small causal conv net
-    trained (on the pretraining role) to map each frame's content token, seen ``L`` frames ahead, to the
-    codec's WORLD features, then WER of its output on held-out libri trial utterances. Every acoustic
-    token the LM generates is in effect a function of these tokens plus speaker and history, so this is
-    a rough ceiling for a deterministic content -> acoustics mapping (no speaker prompt, averaged prosody)."""
-    import torch.nn.functional as F
-    from torch import nn
-    from tqdm import tqdm
+class CountTable:
+    """Each codebook's most frequent training code given the aligned (previous, current, next) phone,
+    backing off to the current phone, then to the codebook's most frequent code: the no-LM baseline."""
 
-    from .tokenizers import CausalConv, ResStack, feature_weights
-    from .train_tokenizers import random_crops, warmup_cosine_lr
+    def __init__(self, contexts: np.ndarray, codes: np.ndarray) -> None:
+        from collections import Counter
 
-    enc, cfg = ws.content_encoder(), ws.cfg.codec
-    pairs = ws.frame_aligned("train_pretrain")
-    train = [pairs[u] for u in sorted(pairs)]
-    train_feats, train_contents = [f for f, _ in train], [c.numpy() for _, c in train]
-    trials = held_out_trials(ws, n_utts)
-    aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
-    test = [aligned[name][u.utt_id] for name, u in trials]
-    refs = [u.text for _, u in trials]
-    allf = torch.from_numpy(np.concatenate(train_feats))
-    mean, std = allf.mean(0), allf.std(0) + 1e-3
-    weight = torch.from_numpy(feature_weights(cfg))
-    ev = Evaluator(ws)
-    out = {"n_utts": len(test), "steps": steps}
-    for lookahead in lookaheads:
-        torch.manual_seed(seed)
-        net = nn.Sequential(CausalConv(len(enc.cfg.fsq_levels), 256, 3), ResStack(256, 4), nn.Conv1d(256, allf.shape[1], 1))
+        self.n_codebooks = codes.shape[1]
+        tri: dict[tuple, list[Counter]] = {}
+        uni: dict[int, list[Counter]] = {}
+        for ctx, frame in zip(map(tuple, contexts), codes):
+            for table, key in ((tri, ctx), (uni, ctx[1])):
+                counters = table.setdefault(key, [Counter() for _ in range(self.n_codebooks)])
+                for k, c in enumerate(frame):
+                    counters[k][int(c)] += 1
+        best = lambda counters: [c.most_common(1)[0][0] for c in counters]
+        self.tri = {key: best(v) for key, v in tri.items()}
+        self.uni = {key: best(v) for key, v in uni.items()}
+        self.fallback = [int(np.bincount(codes[:, k]).argmax()) for k in range(self.n_codebooks)]
 
-        def predict(content: torch.Tensor) -> torch.Tensor:       # (B, T) ids -> (B, T, F) normalised
-            x = enc.fsq.quantized_from_codes(content.long())
-            if lookahead:
-                x = torch.cat([x[:, lookahead:], x[:, -1:].expand(-1, lookahead, -1)], 1)
-            return net(x.transpose(1, 2)).transpose(1, 2)
+    def __call__(self, contexts: np.ndarray) -> torch.Tensor:
+        rows = [self.tri.get(tuple(ctx)) or self.uni.get(int(ctx[1])) or self.fallback for ctx in contexts]
+        return torch.tensor(rows, dtype=torch.long).reshape(len(contexts), self.n_codebooks)
 
-        opt = torch.optim.AdamW(net.parameters(), lr=2e-3)
-        for step in tqdm(range(steps), desc=f"content-only decoder L={lookahead}", leave=False):
-            _, feats, contents = random_crops(np.random.default_rng([seed, step]), train_feats, 16, train_contents)
-            for group in opt.param_groups:
-                group["lr"] = warmup_cosine_lr(2e-3, step, steps)
-            target = (torch.from_numpy(feats) - mean) / std * weight
-            loss = F.mse_loss(predict(torch.from_numpy(contents)), target)
-            opt.zero_grad(); loss.backward(); opt.step()
-        with torch.no_grad():
-            wavs = [synthesize_features((predict(c[None])[0] / weight * std + mean).numpy(), cfg) for _, c in test]
-        out[f"lookahead_{lookahead}"] = {"WER": corpus_wer(refs, ev.transcribe(wavs)), "train_mse": loss.item()}
+
+@torch.no_grad()
+def count_table_report(ws, n_utts: int = 24) -> dict:
+    """The count table built on train_pretrain, applied to the held-out trials (their aligned phones):
+    per-codebook agreement with the codec's real codes, and WER of the decoded table codes (with each
+    frame's content token for a content-conditioned codec). Also on the first n_utts training utterances."""
+    codec, ev = ws.codec(), Evaluator(ws)
+    toks, phones = ws.tokens("train_pretrain"), _centre_phones(ws, "train_pretrain")
+    train = [u for u in sorted(toks) if u in phones]
+    n = {u: min(len(toks[u]["acoustic"]), len(phones[u])) for u in train}
+    table = CountTable(np.concatenate([_phone_context(phones[u][: n[u]]) for u in train]),
+                       np.concatenate([toks[u]["acoustic"][: n[u]].long().numpy() for u in train]))
+    out = {"n_utts": n_utts}
+    trial_sets = {"held_out": held_out_trials(ws, n_utts),
+                  "train_pretrain": [("train_pretrain", ws.data("train_pretrain").utts[u]) for u in train[:n_utts]]}
+    for label, trials in trial_sets.items():
+        centre = {name: _centre_phones(ws, name) for name in {d for d, _ in trials}}
+        trials = [(d, u) for d, u in trials if u.utt_id in centre[d]]
+        contents, real = trial_codes(ws, codec, trials)
+        predicted = []
+        for (d, u), c in zip(trials, contents):
+            ph = centre[d][u.utt_id]
+            ph = np.pad(ph, (0, max(0, len(c) - len(ph))))[: len(c)]
+            predicted.append(table(_phone_context(ph)))
+        agree = torch.cat([(p == r).float() for p, r in zip(predicted, real)]).mean(0)
+        out[label] = {"accuracy": agree.tolist(), "n_utts": len(trials),
+                      "WER": _decoded_wer(ev, codec, predicted, contents, [u.text for _, u in trials])}
     return out
+
+
+def _log_f0(codec, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, subframes * F) WORLD features -> per-subframe (log F0, voiced)."""
+    per = feats.reshape(-1, feature_dim(codec.cfg))
+    return per[:, 0], per[:, 1] > 0.5
+
+
+@torch.no_grad()
+def _f0_following(codec, codes: list, contents: list, references: list[np.ndarray]) -> dict:
+    """Decoded log-F0 against a reference utterance's (its voiced sub-frames): mean per-utterance correlation
+    and mean level offset in semitones. Tells whether the codes still steer the voice and the intonation."""
+    corrs, offsets = [], []
+    for c, t, ref in zip(codes, contents, references):
+        dec = codec.decode(c[None].long(), content=t[None, : len(c)].long())[0].numpy()
+        lf_dec, _ = _log_f0(codec, dec)
+        lf_ref, voiced = _log_f0(codec, ref[: len(c)])
+        m = min(len(lf_dec), len(lf_ref))
+        lf_dec, lf_ref, voiced = lf_dec[:m], lf_ref[:m], voiced[:m]
+        if voiced.sum() > 10:
+            corrs.append(float(np.corrcoef(lf_dec[voiced], lf_ref[voiced])[0, 1]))
+            offsets.append(float(12 / np.log(2) * (lf_dec[voiced].mean() - lf_ref[voiced].mean())))
+    return {"f0_correlation": float(np.nanmean(corrs)), "f0_offset_semitones": float(np.mean(offsets))}
 
 
 def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24) -> dict:
     """WER of codec resynthesis of held-out libri trial utterances decoded from the first k residual stages
     (k = 0: a content-conditioned codec's content tokens alone), and with every utterance's codes replaced
     by another utterance's (other speaker and sentence; tiled to length): a codec whose decoder leans on
-    the content tokens stays intelligible then, one that needs the codes to be right does not."""
+    the content tokens stays intelligible then, one that needs the codes to be right does not. The F0 of
+    the decoded speech against the utterance's own contour (own codes) and against the code source's (other
+    codes) says whether the codes still carry the voice and the intonation."""
     codec, ev = ws.codec(), Evaluator(ws)
     trials = held_out_trials(ws, n_utts)
     contents, codes = trial_codes(ws, codec, trials)
+    aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
+    feats = [aligned[name][u.utt_id][0] for name, u in trials]
     refs = [u.text for _, u in trials]
     ks = tuple(stages) + ((0,) if codec.cfg.content_conditioned else ())
     out = {"n_utts": len(codes)}
     for k in ks:
         out[f"stages_{k}"] = _decoded_wer(ev, codec, codes, contents, refs, n_stages=k)
     shift = len(codes) // 2 + 1           # the other half of the list: other speaker, other sentence
-    swapped = []
-    for i, content in enumerate(contents):
-        other = codes[(i + shift) % len(codes)]
-        swapped.append(other.repeat(-(-len(content) // len(other)), 1)[: len(content)])
+    tile = lambda x, n: np.resize(x, (n, *x.shape[1:])) if isinstance(x, np.ndarray) else x.repeat(-(-n // len(x)), 1)[:n]
+    others = [(i + shift) % len(codes) for i in range(len(codes))]
+    swapped = [tile(codes[j], len(c)) for c, j in zip(contents, others)]
     out["other_utterance_codes"] = _decoded_wer(ev, codec, swapped, contents, refs)
+    out["own_codes_f0"] = _f0_following(codec, codes, contents, feats)
+    out["other_codes_f0_vs_code_source"] = _f0_following(codec, swapped, contents,
+                                                         [tile(feats[j], len(c)) for c, j in zip(contents, others)])
     return out
+
+
+def cached_lm_report(ws, lm_path) -> dict:
+    """Teacher-forced report, free-running generation and the count-table baseline (cached by checkpoint)."""
+    from .utils import cached_json
+
+    return cached_json(ws.cache / f"lm_report-{lm_path.stem}.json", lambda: {
+        **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path),
+        "count_table": count_table_report(ws)})

@@ -24,6 +24,8 @@ from .utils import atomic_write_text, config_hash, torch_threads
 
 # data dirs whose acoustic codes the LM needs (prompts and training targets)
 ACOUSTIC_DIRS = ("train_pretrain", "train_crema", "vctk_pool")
+# data dirs force-aligned to phones: the tokenizers' training role, and held-out dirs of the probes
+ALIGNED_DIRS = ("train_pretrain", "vctk_pool", "libri_test_trials_f", "libri_test_trials_m")
 
 
 class Workspace:
@@ -73,6 +75,27 @@ class Workspace:
             save_checkpoint(path, state)
         return {u: t.float().numpy() for u, t in state.items()}
 
+    def data_hash(self) -> str:
+        stamp = self.data_root / "config_hash.txt"
+        return stamp.read_text().strip() if stamp.exists() else "unstamped"
+
+    def phone_alignment(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """utt -> (T, 4) phones of each token frame's 12 ms quarters (paperlib.align), and the utterances that
+        failed to align with their reasons. Cached by the data hash and the aligner."""
+        from .align import ALIGNER_VERSION, align_items
+        from .tokenizers import FRAME_MS, n_frames
+
+        path = self.cache / "align" / f"{name}-{config_hash(self.data_hash(), ALIGNER_VERSION, FRAME_MS)}.pt"
+        state = load_checkpoint(path)
+        if state is None:
+            d, wavs = self.data(name), self.wavs(name)
+            labels, failures = align_items([(u, w, d.utts[u].text) for u, w in wavs.items()],
+                                           {u: n_frames(len(w)) for u, w in wavs.items()}, FRAME_MS,
+                                           workers=self.cfg.data.workers, desc=f"align {name}")
+            state = {"labels": {u: torch.from_numpy(v) for u, v in labels.items()}, "failures": failures}
+            save_checkpoint(path, state)
+        return {u: t.numpy() for u, t in state["labels"].items()}, dict(state["failures"])
+
     # -- tokenizers --------------------------------------------------------------------------------------
     @property
     def codec_cfg(self):
@@ -84,7 +107,8 @@ class Workspace:
 
     def codec_path(self) -> Path:
         # a content-conditioned codec depends on the content encoder too
-        key = config_hash(self.codec_cfg, self.cfg.content) if self.cfg.codec.content_conditioned else config_hash(self.cfg.codec)
+        key = (config_hash(self.codec_cfg, self.content_path().stem) if self.cfg.codec.content_conditioned
+               else config_hash(self.cfg.codec))
         return self.cache / f"codec-{key}.pt"
 
     @functools.lru_cache(maxsize=None)
@@ -99,15 +123,15 @@ class Workspace:
             else:
                 feats = self.world_features("train_pretrain")
             with torch_threads(self.cfg.codec.threads):
-                return train_codec(list(feats.values()), self.codec_cfg, path, texts=[utts[u].text for u in feats],
-                                   contents=contents)
+                return train_codec(list(feats.values()), self.codec_cfg, path, contents=contents,
+                                   speakers=[utts[u].speaker for u in feats])
         model = WorldCodec(self.codec_cfg)
         model.load_state_dict(state["model"])
         return model.eval()
 
     def content_tokens(self, name: str) -> dict[str, torch.Tensor]:
         """utt -> (T,) content tokens (what the content encoder alone gives; cached)."""
-        path = self.cache / "tokens" / f"{name}-content-{config_hash(self.cfg.content)}.pt"
+        path = self.cache / "tokens" / f"{name}-{self.content_path().stem}.pt"
         state = load_checkpoint(path)
         if state is None:
             enc = self.content_encoder()
@@ -123,7 +147,10 @@ class Workspace:
         return {u: (f[: len(content[u])], content[u][: len(f)]) for u, f in feats.items()}
 
     def content_path(self) -> Path:
-        return self.cache / f"content-{config_hash(self.cfg.content)}.pt"
+        # the phone labels are part of the recipe: they change with the data (its hash) and the aligner
+        from .align import ALIGNER_VERSION
+
+        return self.cache / f"content-{config_hash(self.cfg.content, self.data_hash(), ALIGNER_VERSION)}.pt"
 
     @functools.lru_cache(maxsize=None)
     def content_encoder(self) -> ContentEncoder:
@@ -131,30 +158,13 @@ class Workspace:
         state = load_checkpoint(path)
         if state is None or state.get("step", 0) < self.cfg.content.steps:
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
-            targets = self._content_frame_targets() if self.cfg.content.frame_target_weight > 0 else None
+            phones, _ = self.phone_alignment("train_pretrain")
             with torch_threads(self.cfg.content.threads):
-                return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs], self.cfg.content,
-                                             path, targets=None if targets is None else [targets[u] for u in wavs])
+                return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs],
+                                             [phones.get(u) for u in wavs], self.cfg.content, path)
         model = ContentEncoder(self.cfg.content)
         model.load_state_dict(state["model"])
         return model.eval()
-
-    def _content_frame_targets(self) -> dict[str, np.ndarray]:
-        """Frame targets of the content encoder (ContentConfig.frame_target_*) for train_pretrain, standardised
-        per speaker: what is left is mostly what is said, not who says it."""
-        from .tokenizers import frame_targets
-
-        d, world = self.data("train_pretrain"), self.world_features("train_pretrain")
-        raw = {u: frame_targets(f, self.cfg.codec, self.cfg.content.frame_target_mcep) for u, f in world.items()}
-        by_speaker: dict[str, list[str]] = {}
-        for u in raw:
-            by_speaker.setdefault(d.utts[u].speaker, []).append(u)
-        out = {}
-        for utts in by_speaker.values():
-            stacked = np.concatenate([raw[u] for u in utts])
-            mean, std = stacked.mean(0), stacked.std(0) + 1e-3
-            out.update({u: (raw[u] - mean) / std for u in utts})
-        return out
 
     def speaker_path(self) -> Path:
         return self.cache / f"spkenc-{config_hash(self.cfg.speaker)}.pt"
@@ -173,7 +183,7 @@ class Workspace:
 
     # -- tokens ------------------------------------------------------------------------------------------
     def tokens_key(self) -> str:
-        return config_hash(self.cfg.codec, self.cfg.content, self.cfg.speaker)
+        return config_hash(self.codec_path().stem, self.content_path().stem, self.cfg.speaker)
 
     def tokens(self, name: str) -> dict[str, dict[str, torch.Tensor]]:
         """utt -> {content (T,), acoustic (T, 8) for ACOUSTIC_DIRS, speaker (D,) per-utterance embedding}."""

@@ -77,6 +77,21 @@ def read_table(path_csv: Path) -> pd.DataFrame:
     return pd.read_csv(path_csv)
 
 
+def _decoding_line(report: dict) -> str:
+    """The tokenizer report's phone accuracy and decoding-robustness numbers as one README sentence."""
+    parts = []
+    if "phone_accuracy" in report:
+        a = report["phone_accuracy"]
+        parts.append(f" Quarter-phone accuracy of the tokens {a['held_out']:.1f}% held-out, {a['train_pretrain']:.1f}% on "
+                     f"training utterances (majority {a['chance']:.1f}%).")
+    if "codec_decoding" in report:
+        d = report["codec_decoding"]
+        stages = " / ".join(f"{d[f'stages_{k}']:.1f}" for k in (8, 4, 2, 1, 0) if f"stages_{k}" in d)
+        parts.append(f" Codec WER from 8 / 4 / 2 / 1 / 0 stages {stages}; decoded with another utterance's codes "
+                     f"{d['other_utterance_codes']:.1f}.")
+    return "".join(parts)
+
+
 def update_readme(scale: str = "mini") -> bool:
     """Replace the README block between the RESULTS markers with the current tables (data -> text)."""
     import json
@@ -110,7 +125,7 @@ def update_readme(scale: str = "mini") -> bool:
                   f"{c['codec_resynthesis']['MCD_dB']:.2f} dB at {c['bitrate_bps']:.0f} bit/s. Content-token probes: "
                   f"speaker ID {p['speaker_acc_tokens']:.1f}% on tokens vs {p['speaker_acc_log_mel']:.1f}% on log-mel "
                   f"(chance {p['chance_speaker']:.1f}%), emotion {p['emotion_acc_tokens']:.1f}% vs "
-                  f"{p['emotion_acc_log_mel']:.1f}% (chance 25%).", ""]
+                  f"{p['emotion_acc_log_mel']:.1f}% (chance 25%)." + _decoding_line(r), ""]
     lm_report = figs / "lm_report.json"
     if lm_report.exists():
         r = json.loads(lm_report.read_text())
@@ -124,17 +139,10 @@ def update_readme(scale: str = "mini") -> bool:
                      f"prompt, d = {g['delay']}): WER {g['sampled_WER']:.1f} sampled (T = {g['sampled_temperature']}), "
                      f"{g['greedy_WER']:.1f} greedy; codec resynthesis of the same utterances "
                      f"{g['codec_resynthesis_WER']:.1f}.")
-        if "acoustic_history" in r:
-            h = r["acoustic_history"]
-            cb0 = lambda name: " / ".join(f"{100 * v[name]['accuracy'][0]:.1f}"
-                                          for v in h["teacher_forced_history_pad"].values())
-            fractions = " / ".join(f"{100 * float(f):.0f}" for f in h["teacher_forced_history_pad"])
-            sc = h["self_continuation"]
-            line += (f" What it predicts from: codebook-0 accuracy with {fractions}% of the acoustic input frames "
-                     f"replaced by PAD {cb0('train_pretrain')} (own utterances), {cb0('vctk_pool')} (held-out); "
-                     f"self-continuation of {sc['n_utts']} own utterances (own speaker, no prompt): WER "
-                     f"{sc['greedy_WER']:.1f} greedy / {sc['sampled_WER']:.1f} sampled, generated codebook-0 equal "
-                     f"to the real one in {100 * sc['greedy_codebook0_match']:.1f}% of frames (greedy).")
+        if "count_table" in r:
+            t = r["count_table"]["held_out"]
+            line += (f" No-LM count-table baseline (most frequent training code given the aligned phone triple) on the "
+                     f"same held-out trials: WER {t['WER']:.1f}, codebook-0 agreement {100 * t['accuracy'][0]:.1f}%.")
         parts += [line, ""]
     bench = paths.benchmarks_dir(scale) / "latency.md"
     if bench.exists():

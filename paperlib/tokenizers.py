@@ -7,20 +7,21 @@ Acoustic codec (``WorldCodec``): audio -> WORLD vocoder parameters every 6 ms
 codebook 0 alone is a coarse description of the frame) -> causal conv
 decoder -> WORLD synthesis at 16 kHz. (``quantizer: grouped`` restores the
 first design, 8 grouped FSQ codebooks of 1000 codes, which a small LM could not
-predict; see README.) Two opt-in variants, measured in README findings 8-9: ``semantic_weight`` (CTC on
-characters from stage 0) and ``content_conditioned`` (encoder and decoder also read each frame's content
-token). On a CPU this trains in minutes and stays
+predict; docs/FINDINGS.md.) At mini scale the codec is content-conditioned: encoder and decoder also read
+each frame's content token, and training decodes part of each batch from another same-speaker utterance's
+codes, so what is said comes from the content tokens and the codes carry voice and prosody (a stated
+deviation from the paper's codec, docs/FINDINGS.md). On a CPU this trains in minutes and stays
 intelligible (DESIGN.md section 4); a neural waveform codec is the full-scale
 option and plugs in behind the same encode/decode interface.
 
 Content encoder (``ContentEncoder``): 64 log-mel bands every 12 ms, 4 frames
 stacked per token frame, per-frame level removed (loudness is not content) ->
 causal transformer with a sliding attention window -> single FSQ codebook
-(4096 codes) -> CTC on characters (two CTC slots per token frame, because
+(1000 codes at mini) -> CTC on characters (two CTC slots per token frame, because
 speech has more characters per second than 48 ms frames). Trained only for
 content, with a 9-bit bottleneck, so speaker identity is mostly lost; probes
-in ``paperlib.probes`` measure how much speaker and emotion remain. Opt-in: ``frame_target_weight`` adds a
-frame-level target (speaker-normalised mel-cepstrum) besides CTC (README finding 10).
+in ``paperlib.probes`` measure how much speaker and emotion remain. Besides CTC, a dense target: the aligned
+phones of each token frame's four 12 ms quarters (``paperlib.align``) through a pointwise head on the token.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
 
+from .align import PHONES, QUARTERS
 from .audio import SAMPLE_RATE
 from .config import CodecConfig, ContentConfig
 from .model import Transformer
@@ -297,12 +299,6 @@ class WorldCodec(StreamingModule[NoState]):
             self.content_fsq = FSQ(cfg.content_levels)
             self.content_to_encoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
             self.content_to_decoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
-        if cfg.semantic_weight > 0:
-            if cfg.quantizer != "residual":
-                raise ValueError("codec.semantic_weight needs codec.quantizer: residual (it supervises the first stages)")
-            # deliberately weak (one causal conv): the phone identity must be in the codes, not in the head
-            self.semantic_head = nn.Sequential(nn.Conv1d(cfg.latent_dim, 128, 1), nn.GELU(), CausalConv(128, 128, 3),
-                                               nn.GELU(), nn.Conv1d(128, 2 * CTC_VOCAB, 1))
 
     def _init_streaming_state(self, batch_size: int) -> NoState:
         return NoState(batch_size)
@@ -353,15 +349,15 @@ class WorldCodec(StreamingModule[NoState]):
         """(B, T, latent_dim) quantized latent [+ (B, T) content tokens] -> (B, T, F) raw features."""
         return self._decode_latent(z, content) / self.feat_weight * self.feat_std + self.feat_mean
 
-    def loss(self, feats: Tensor, generator: torch.Generator | None = None,
-             texts: list[Tensor | None] | None = None, content: Tensor | None = None) -> Tensor:
-        """Normalised-feature MSE; with quantizer dropout, part of the batch decodes from the first k stages.
-        With ``semantic_weight``, plus CTC on characters (``texts``: ids per sample whose crop is the whole
-        utterance, None otherwise) from the sum of the first ``semantic_stages`` stages."""
+    def loss(self, feats: Tensor, generator: torch.Generator | None = None, content: Tensor | None = None,
+             partner: Tensor | None = None) -> Tensor:
+        """Normalised-feature MSE; with quantizer dropout, part of the batch decodes from the first k stages
+        (a content-conditioned codec also from none: content alone). ``partner`` (B,): for each sample the
+        index of another utterance of the same speaker in the batch; a ``code_swap_fraction`` of the samples
+        are decoded from their partner's codes against their own content and target."""
         bsz, n_stages = feats.shape[0], self.cfg.n_codebooks
         n_active = torch.full((bsz,), n_stages)
         if self.cfg.quantizer_dropout > 0:
-            # a content-conditioned codec also learns to decode from the content tokens alone (0 stages)
             k = torch.randint(0 if self.cfg.content_conditioned else 1, n_stages + 1, (bsz,), generator=generator)
             use_all = torch.rand(bsz, generator=generator) >= self.cfg.quantizer_dropout
             n_active = torch.where(use_all, n_stages, k)
@@ -370,18 +366,10 @@ class WorldCodec(StreamingModule[NoState]):
             return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
         parts, _ = self.quantizer.stages(self._latent(feats, content))
         z = sum(p * (k < n_active).to(feats.dtype)[:, None, None] for k, p in enumerate(parts))
-        loss = F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
-        labelled = [i for i, t in enumerate(texts or []) if t is not None and len(t) > 0]
-        if self.cfg.semantic_weight > 0 and labelled:
-            coarse = sum(parts[: self.cfg.semantic_stages])[labelled]
-            logits = self.semantic_head(coarse.transpose(1, 2)).transpose(1, 2)
-            logits = logits.reshape(len(labelled), -1, CTC_VOCAB)          # two CTC slots per frame
-            targets = [texts[i] for i in labelled]
-            ctc = F.ctc_loss(logits.log_softmax(-1).transpose(0, 1), torch.cat(targets),
-                             torch.full((len(labelled),), logits.shape[1]), torch.tensor([len(t) for t in targets]),
-                             zero_infinity=True)
-            loss = loss + self.cfg.semantic_weight * ctc
-        return loss
+        if partner is not None and self.cfg.code_swap_fraction > 0:
+            swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
+            z = torch.where(swap[:, None, None], z[partner], z)
+        return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
 
     def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
         """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of
@@ -446,10 +434,9 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         # auxiliary CTC straight from the transformer (training only): gets the encoder past the CTC
         # blank plateau quickly; the quantized path must then keep what it learned
         self.ctc_aux = nn.Linear(cfg.hidden, 2 * CTC_VOCAB)
-        if cfg.frame_target_weight > 0:     # training only, like the CTC heads
-            self.frame_in = nn.Linear(len(cfg.fsq_levels), cfg.hidden)
-            self.frame_conv = CausalConv(cfg.hidden, cfg.hidden, 3)
-            self.frame_out = nn.Linear(cfg.hidden, FRAME_TARGET_SLOTS * cfg.frame_target_mcep)
+        # dense phonetic target (training only): a pointwise head, so the phones must be in the token itself
+        self.phone_head = nn.Sequential(nn.Linear(len(cfg.fsq_levels), cfg.hidden), nn.GELU(),
+                                        nn.Linear(cfg.hidden, QUARTERS * len(PHONES)))
         self.register_buffer("feat_mean", torch.zeros(4 * cfg.n_mels))
         self.register_buffer("feat_std", torch.ones(4 * cfg.n_mels))
 
@@ -491,20 +478,9 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         bsz = logits.shape[0]
         return logits.reshape(bsz, -1, CTC_VOCAB), aux.reshape(bsz, -1, CTC_VOCAB), q
 
-    def frame_prediction(self, q: Tensor) -> Tensor:
-        """Quantized tokens (B, T, n_levels) -> predicted frame targets (B, T, 4 * frame_target_mcep)."""
-        x = self.frame_conv(F.gelu(self.frame_in(q)).transpose(1, 2)).transpose(1, 2)
-        return self.frame_out(F.gelu(x))
-
-
-FRAME_TARGET_SLOTS = 4      # frame targets per token frame (12 ms each, like the mel front end)
-
-
-def frame_targets(world: np.ndarray, codec_cfg: CodecConfig, n_mcep: int) -> np.ndarray:
-    """(T, subframes * feature_dim) WORLD features -> (T, 4 * n_mcep): mel-cepstrum c1..c_n averaged over
-    each quarter of the token frame (not yet speaker-normalised)."""
-    per = world.reshape(len(world), FRAME_TARGET_SLOTS, -1, feature_dim(codec_cfg))
-    return per[..., 3:3 + n_mcep].mean(2).reshape(len(world), -1).astype(np.float32)
+    def phone_logits(self, q: Tensor) -> Tensor:
+        """Quantized tokens (B, T, n_levels) -> (B, T, 4, n_phones) logits of each 12 ms quarter's phone."""
+        return self.phone_head(q).reshape(*q.shape[:2], QUARTERS, len(PHONES))
 
 
 def text_to_ids(text: str) -> list[int]:

@@ -100,6 +100,7 @@ class PretrainData:
     def __init__(self, ws, cfg: ScaleConfig, utts: list[str] | None = None) -> None:
         """``utts``: train on these pretraining utterances only (diagnostics; default all of them)."""
         self.cfg = cfg
+        self.lm_cfg = lm_config(ws)          # with the tokenizers' vocabularies (their PAD/SEP ids)
         self.tokens = ws.tokens("train_pretrain")
         d = ws.data("train_pretrain")
         self.utts = sorted(self.tokens) if utts is None else sorted(utts)
@@ -110,7 +111,7 @@ class PretrainData:
         self.spk_mean = ws.speaker_means("train_pretrain")
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[LMBatch, None]:
-        delay = int(rng.integers(0, self.cfg.lm.max_delay + 1))
+        delay = int(rng.integers(0, self.lm_cfg.max_delay + 1))
         items, spks, starts = [], [], []
         for _ in range(size):
             utt = self.utts[rng.integers(len(self.utts))]
@@ -118,11 +119,11 @@ class PretrainData:
             if rng.random() < self.cfg.train.pair_fraction:
                 same = self.by_spk[self.speaker_of[utt]]
                 p = self.tokens[same[rng.integers(len(same))]]
-                content, acoustic, start = combine_streams(self.cfg.lm, p["content"], p["acoustic"], src["content"],
+                content, acoustic, start = combine_streams(self.lm_cfg, p["content"], p["acoustic"], src["content"],
                                                            src["acoustic"], use_sep=False)
             else:
                 content, acoustic, start = src["content"].long(), src["acoustic"].long(), 0
-            items.append(interleave(self.cfg.lm, content, acoustic, delay, loss_from=0))
+            items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=0))
             spks.append(self.spk_mean[self.speaker_of[utt]])
             starts.append(start)
         return collate(items, torch.stack(spks), starts), None
@@ -133,20 +134,21 @@ class FinetuneData:
 
     def __init__(self, ws, cfg: ScaleConfig, ft: FinetuneConfig, teacher_feats: dict | None) -> None:
         self.cfg, self.ft = cfg, ft
+        self.lm_cfg = lm_config(ws)
         self.tokens = ws.tokens("train_crema")
         self.pairs = finetune_pairs(ws.data("train_crema"), ft.pairing, ft.seed)
         self.spk_mean = ws.speaker_means("train_crema")
         self.teacher = teacher_feats
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[LMBatch, list[torch.Tensor] | None]:
-        delay = int(rng.integers(0, self.cfg.lm.max_delay + 1))
+        delay = int(rng.integers(0, self.lm_cfg.max_delay + 1))
         items, spks, starts, teach = [], [], [], []
         for k in rng.integers(0, len(self.pairs), size):
             pair = self.pairs[k]
             p, s = self.tokens[pair.prompt[0]], self.tokens[pair.source]
-            content, acoustic, start = combine_streams(self.cfg.lm, p["content"], p["acoustic"], s["content"],
+            content, acoustic, start = combine_streams(self.lm_cfg, p["content"], p["acoustic"], s["content"],
                                                        s["acoustic"], use_sep=self.ft.use_sep)
-            items.append(interleave(self.cfg.lm, content, acoustic, delay, loss_from=start))
+            items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=start))
             spks.append(self.spk_mean[pair.speaker])
             starts.append(start)
             if self.teacher is not None:
@@ -249,8 +251,7 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None, data: 
 
 def lm_config(ws):
     """LM config with the vocabularies of the actual tokenizers."""
-    levels = list(ws.cfg.content.fsq_levels) if ws.cfg.lm.factorize_content else []
-    return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size, "content_levels": levels,
+    return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size,
                                        "codebook_size": int(np.prod(ws.cfg.codec.fsq_levels)),
                                        "n_codebooks": ws.cfg.codec.n_codebooks,
                                        "speaker_dim": ws.cfg.speaker.embedding_dim})

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import CodecConfig, ContentConfig
-from .tokenizers import FRAME_SAMPLES, ContentEncoder, MelFrontEnd, WorldCodec, text_to_ids
+from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, text_to_ids
 
 CROP_FRAMES = 64
 
@@ -22,11 +22,28 @@ def warmup_cosine_lr(base: float, step: int, total: int, warmup: int = 100) -> f
 
 
 def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: int,
-                 contents: list[np.ndarray] | None = None) -> tuple[list[int], np.ndarray, np.ndarray | None]:
+                 contents: list[np.ndarray] | None = None, speakers: list[str] | None = None
+                 ) -> tuple[list[int], np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``batch`` random utterances, each cut to CROP_FRAMES frames at a random start (edge-padded when
-    shorter): (utterance indices, (B, CROP_FRAMES, F) features, (B, CROP_FRAMES) frame-aligned contents)."""
+    shorter): (utterance indices, (B, CROP_FRAMES, F) features, (B, CROP_FRAMES) frame-aligned contents,
+    partners). With ``speakers`` the batch is drawn in same-speaker pairs (2i, 2i + 1), and partners[j] is
+    the other sample of j's pair."""
+    if speakers is None:
+        picks = rng.integers(0, len(features), batch)
+        partners = None
+    else:
+        by_speaker: dict[str, list[int]] = {}
+        for i, spk in enumerate(speakers):
+            by_speaker.setdefault(spk, []).append(i)
+        picks = []
+        for i in rng.integers(0, len(features), (batch + 1) // 2):
+            pool = [j for j in by_speaker[speakers[i]] if j != i] or [int(i)]
+            picks += [int(i), int(pool[rng.integers(len(pool))])]
+        picks = picks[:batch]
+        partners = np.arange(len(picks)) ^ 1
+        partners[partners >= len(picks)] = len(picks) - 1
     idx, feats, conts = [], [], []
-    for i in rng.integers(0, len(features), batch):
+    for i in picks:
         f = features[i]
         start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
         crop = f[start:start + CROP_FRAMES]
@@ -35,7 +52,7 @@ def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: in
         feats.append(np.pad(crop, ((0, pad), (0, 0)), mode="edge"))
         if contents is not None:
             conts.append(np.pad(contents[i][start:start + CROP_FRAMES], (0, pad), mode="edge"))
-    return idx, np.stack(feats), np.stack(conts) if contents is not None else None
+    return idx, np.stack(feats), np.stack(conts) if contents is not None else None, partners
 
 
 def _resume(model, opt, ckpt_path: Path) -> int:
@@ -49,14 +66,14 @@ def _resume(model, opt, ckpt_path: Path) -> int:
 
 
 def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, ckpt_every: int = 500,
-                texts: list[str] | None = None, contents: list[np.ndarray] | None = None) -> WorldCodec:
-    """``texts`` (aligned with ``features``) are needed only for the semantic loss (cfg.semantic_weight),
-    ``contents`` (content tokens, frame-aligned with ``features``) only for a content-conditioned codec."""
-    if cfg.semantic_weight > 0 and (texts is None or len(texts) != len(features)):
-        raise ValueError("codec.semantic_weight > 0 needs one transcript per training utterance")
+                contents: list[np.ndarray] | None = None, speakers: list[str] | None = None) -> WorldCodec:
+    """``contents`` (content tokens, frame-aligned with ``features``) are needed by a content-conditioned
+    codec, ``speakers`` (one per utterance) by code swapping (cfg.code_swap_fraction)."""
     if cfg.content_conditioned and (contents is None or [len(c) for c in contents] != [len(f) for f in features]):
         raise ValueError("codec.content_conditioned needs the content tokens of every training frame")
-    labels = [torch.tensor(text_to_ids(t)) for t in texts] if cfg.semantic_weight > 0 else None
+    swapping = cfg.code_swap_fraction > 0
+    if swapping and (speakers is None or len(speakers) != len(features)):
+        raise ValueError("codec.code_swap_fraction > 0 needs the speaker of every training utterance")
     torch.manual_seed(cfg.seed)
     codec = WorldCodec(cfg)
     allf = np.concatenate(features)
@@ -67,13 +84,14 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     codec.train()
     for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
-        idx, batch, crop_contents = random_crops(rng, features, cfg.batch, contents if cfg.content_conditioned else None)
-        # a transcript only labels a crop that is the whole utterance
-        crop_texts = [labels[i] if labels is not None and len(features[i]) <= CROP_FRAMES else None for i in idx]
+        _, batch, crop_contents, partners = random_crops(rng, features, cfg.batch,
+                                                         contents if cfg.content_conditioned else None,
+                                                         speakers if swapping else None)
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         loss = codec.loss(torch.from_numpy(batch), torch.Generator().manual_seed(int(rng.integers(2**62))),
-                          crop_texts, None if crop_contents is None else torch.from_numpy(crop_contents).long())
+                          None if crop_contents is None else torch.from_numpy(crop_contents).long(),
+                          None if partners is None else torch.from_numpy(partners))
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
@@ -81,12 +99,13 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     return codec.eval()
 
 
-def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: ContentConfig, ckpt_path: Path,
-                          ckpt_every: int = 500, targets: list[np.ndarray] | None = None) -> ContentEncoder:
-    """CTC on characters; 2 CTC slots per token frame. With cfg.frame_target_weight, plus the MSE of the
-    frame targets (``targets``: (T_i, D) per utterance, standardised; see ContentConfig)."""
-    if cfg.frame_target_weight > 0 and (targets is None or len(targets) != len(wavs)):
-        raise ValueError("content.frame_target_weight > 0 needs frame targets for every training utterance")
+def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list[np.ndarray | None],
+                          cfg: ContentConfig, ckpt_path: Path, ckpt_every: int = 500) -> ContentEncoder:
+    """Dense phone cross-entropy (``phones``: (T_i, 4) aligned quarter phones per utterance, None where the
+    alignment failed) through the quantized tokens, plus CTC on characters (2 CTC slots per token frame)
+    through the tokens and, auxiliary, before quantization."""
+    if len(phones) != len(wavs) or len(texts) != len(wavs):
+        raise ValueError(f"train_content_encoder: {len(wavs)} wavs, {len(texts)} texts, {len(phones)} phone labels")
     torch.manual_seed(cfg.seed)
     enc = ContentEncoder(cfg)
     with torch.no_grad():
@@ -104,10 +123,14 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
         longest = max(len(wavs[i]) for i in idx) // FRAME_SAMPLES * FRAME_SAMPLES
         x = torch.zeros(len(idx), longest)
         in_len = []
+        target = torch.full((len(idx), longest // FRAME_SAMPLES, 4), -100, dtype=torch.long)   # -100: ignored
         for j, i in enumerate(idx):
             n = min(len(wavs[i]), longest) // FRAME_SAMPLES * FRAME_SAMPLES
             x[j, :n] = torch.from_numpy(wavs[i][:n])
             in_len.append(2 * (n // FRAME_SAMPLES))
+            if phones[i] is not None:
+                m = min(n // FRAME_SAMPLES, len(phones[i]))
+                target[j, :m] = torch.from_numpy(phones[i][:m].astype(np.int64))
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         logits, aux, q = enc.ctc_logits(x)
@@ -115,14 +138,9 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], cfg: Content
         tgt_len = torch.tensor([len(labels[i]) for i in idx])
         ctc = lambda lg: F.ctc_loss(lg.log_softmax(-1).transpose(0, 1), chars, torch.tensor(in_len), tgt_len,
                                     zero_infinity=True)
-        loss = ctc(logits) + cfg.aux_weight * ctc(aux)
-        if cfg.frame_target_weight > 0:
-            pred = enc.frame_prediction(q)
-            target, mask = torch.zeros_like(pred), torch.zeros(pred.shape[:2], dtype=torch.bool)
-            for j, i in enumerate(idx):
-                n = min(in_len[j] // 2, len(targets[i]))
-                target[j, :n], mask[j, :n] = torch.from_numpy(targets[i][:n]), True
-            loss = loss + cfg.frame_target_weight * F.mse_loss(pred[mask], target[mask])
+        loss = cfg.ctc_weight * ctc(logits) + cfg.aux_weight * ctc(aux)
+        if cfg.phone_weight > 0 and (target >= 0).any():
+            loss = loss + cfg.phone_weight * F.cross_entropy(enc.phone_logits(q).flatten(0, 2), target.flatten())
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
         opt.step()

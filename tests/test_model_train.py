@@ -7,7 +7,7 @@ import torch
 
 from paperlib.checkpoint import load_checkpoint
 from paperlib.config import apply_overrides, preset
-from paperlib.model import CONTENT_PAD, CONTENT_SEP, CodecLM, FactorizedContentEmbedding, collate, combine_streams, interleave
+from paperlib.model import CONTENT_PAD, CONTENT_SEP, CodecLM, collate, combine_streams, interleave
 from paperlib.tokenizers import FSQ, ResidualFSQ
 from conftest import ROOT
 
@@ -58,26 +58,9 @@ def test_interleave_layout_and_targets():
     assert seq["content_target"][2 * (start - 2) + 1] == -100
 
 
-def test_factorized_content_embedding_sums_fsq_digits():
-    fsq = FSQ((4, 3, 5))
-    emb = FactorizedContentEmbedding(fsq.codebook_size, (4, 3, 5), dim=8)
-    codes = torch.arange(fsq.codebook_size)
-    # the digits are the FSQ's own: the code is recovered from them with the FSQ basis
-    assert torch.equal((emb.digits(codes) * fsq._basis).sum(-1), codes)
-    x = emb(codes)
-    d = emb.digits(codes[37])
-    assert torch.allclose(x[37], emb.digit.weight[d[0]] + emb.digit.weight[4 + d[1]] + emb.digit.weight[7 + d[2]])
-    specials = emb(torch.tensor([60 + CONTENT_PAD, 60 + CONTENT_SEP]))
-    assert torch.allclose(specials, emb.special.weight)
-    with pytest.raises(ValueError, match="vocabulary"):
-        FactorizedContentEmbedding(61, (4, 3, 5), dim=8)
-
-
-@pytest.mark.parametrize("levels", [(), (5, 6)])
-def test_lm_overfits_one_batch(levels):
+def test_lm_overfits_one_batch():
     torch.manual_seed(0)
-    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 30, "codebook_size": 16, "content_levels": levels,
-                                               "acoustic_input_dropout": 0.2})
+    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 30, "codebook_size": 16})
     lm = CodecLM(cfg)
     c = torch.randint(0, 30, (12,)); a = torch.randint(0, 16, (12, 8))
     batch = collate([interleave(cfg, c, a, 1, 0)], torch.randn(1, cfg.speaker_dim), [0])
@@ -143,33 +126,6 @@ def test_trainers_run_on_their_configured_threads_whatever_the_environment(smoke
         torch.set_num_threads(before)
 
 
-def test_memorising_lm_regenerates_its_training_utterances(smoke_ws, tmp_path):
-    """End to end, from training targets to free-running generation (README finding 16): an LM trained until
-    it memorises two utterances regenerates their acoustic codes exactly from their content tokens and
-    speakers (greedy, no prompt, the inference delay). A target, delay or KV-cache misalignment between
-    training and generation would break it."""
-    from dataclasses import replace
-
-    from paperlib.anonymize import generate
-    from paperlib.probes import pretraining_trials, unprompted_own_speaker
-    from paperlib.stages import Workspace
-    from paperlib.train import PretrainData, load_lm, pretrain
-
-    ws = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"train": {
-        "pair_fraction": 0.0, "steps": 300, "batch": 4, "lr": 3e-3, "warmup": 10, "ckpt_every": 300, "seed": 0}}))
-    trials = pretraining_trials(ws, 2)
-    with pytest.raises(ValueError, match="path"):       # other data never lands under the config's cache key
-        pretrain(ws, data=PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials]))
-    model = load_lm(ws, pretrain(ws, path=tmp_path / "memorised.pt",
-                                 data=PretrainData(ws, ws.cfg, utts=[u.utt_id for _, u in trials])))
-    toks = ws.tokens("train_pretrain")
-    prompts, speakers = unprompted_own_speaker(ws, model, trials)
-    codes = generate(model, prompts, [toks[u.utt_id]["content"] for _, u in trials], speakers,
-                     replace(ws.cfg.inference, temperature=0.0), False, [0, 1])
-    for generated, (_, u) in zip(codes, trials):
-        assert torch.equal(generated, toks[u.utt_id]["acoustic"].long()), u.utt_id
-
-
 def test_torchrun_ddp_two_processes(smoke_ws, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
@@ -223,26 +179,35 @@ def test_emotion_head_on_gathered_slots_equals_masked_full_sequence():
     torch.testing.assert_close(compact[select], masked[select].detach(), atol=1e-5, rtol=1e-4)
 
 
-def test_codec_semantic_loss_trains_only_with_transcripts():
-    from paperlib.tokenizers import WorldCodec, feature_dim, text_to_ids
+def test_same_speaker_pairs_and_code_swap():
+    """Code swapping (codec.code_swap_fraction) decodes a sample from its partner's codes: the partner must be
+    another utterance of the same speaker, and a swapped sample's loss must see the partner's latent."""
+    import numpy as np
 
-    cfg = apply_overrides(preset("smoke").codec, {"semantic_weight": 0.5})
+    from paperlib.tokenizers import WorldCodec, feature_dim
+    from paperlib.train_tokenizers import random_crops
+
+    feats = [np.full((5, 3), i, dtype=np.float32) for i in range(6)]
+    speakers = ["a", "a", "b", "b", "c", "c"]
+    idx, _, _, partners = random_crops(np.random.default_rng(0), feats, 6, speakers=speakers)
+    assert [speakers[idx[j]] for j in partners] == [speakers[i] for i in idx]
+    assert all(idx[j] != i for i, j in zip(idx, partners))
+    cfg = apply_overrides(preset("smoke").codec, {"content_levels": [4, 4], "quantizer_dropout": 0.0,
+                                                  "code_swap_fraction": 1.0})
+    torch.manual_seed(0)
     codec = WorldCodec(cfg)
-    feats = torch.randn(2, 12, cfg.subframes * feature_dim(cfg))
-    plain = codec.loss(feats, torch.Generator().manual_seed(0))
-    with_text = codec.loss(feats, torch.Generator().manual_seed(0), [torch.tensor(text_to_ids("a cat")), None])
-    assert with_text > plain          # the CTC term is added for the labelled sample
-    with_text.backward()
-    assert codec.semantic_head[0].weight.grad.abs().sum() > 0
-    assert codec.quantizer.proj_in[0].weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="residual"):
-        WorldCodec(apply_overrides(cfg, {"quantizer": "grouped"}))
+    x = torch.randn(2, 12, cfg.subframes * feature_dim(cfg))
+    content = torch.randint(0, 16, (2, 12))
+    plain = codec.loss(x, torch.Generator().manual_seed(0), content)
+    swapped = codec.loss(x, torch.Generator().manual_seed(0), content, partner=torch.tensor([1, 0]))
+    never = codec.loss(x, torch.Generator().manual_seed(0), content, partner=torch.tensor([0, 1]))
+    assert torch.isclose(plain, never) and not torch.isclose(plain, swapped)
 
 
 def test_content_conditioned_codec_needs_and_uses_content_tokens():
     from paperlib.tokenizers import WorldCodec, feature_dim
 
-    cfg = apply_overrides(preset("smoke").codec, {"content_conditioned": True, "content_levels": [8, 8]})
+    cfg = apply_overrides(preset("smoke").codec, {"content_levels": [8, 8]})
     torch.manual_seed(0)
     codec = WorldCodec(cfg).eval()
     feats = torch.randn(1, 10, cfg.subframes * feature_dim(cfg))
@@ -262,29 +227,32 @@ def test_content_conditioned_codec_needs_and_uses_content_tokens():
     assert codec.content_to_decoder.conv.weight.grad.abs().sum() > 0
 
 
-def test_content_encoder_frame_targets_train(tmp_path):
+def test_content_encoder_trains_on_phone_labels(tmp_path):
+    """The dense target reaches the quantized tokens; utterances without an alignment train on CTC alone."""
     import numpy as np
 
+    from paperlib.align import PHONES
     from paperlib.train_tokenizers import train_content_encoder
 
-    cfg = apply_overrides(preset("smoke").content, {"frame_target_weight": 1.0, "frame_target_mcep": 4, "steps": 2})
+    cfg = apply_overrides(preset("smoke").content, {"steps": 2})
     wavs = [np.random.default_rng(i).standard_normal(768 * 12).astype(np.float32) * 0.1 for i in range(3)]
-    targets = [np.random.default_rng(i).standard_normal((12, 16)).astype(np.float32) for i in range(3)]
-    texts = ["a b", "c", "d e"]
-    with pytest.raises(ValueError, match="frame targets"):
-        train_content_encoder(wavs, texts, cfg, tmp_path / "c.pt", targets=None)
-    enc = train_content_encoder(wavs, texts, cfg, tmp_path / "c.pt", targets=targets)
-    assert enc.frame_out.weight.shape[0] == 16
+    phones = [np.random.default_rng(i).integers(0, len(PHONES), (12, 4)).astype(np.int8) for i in range(2)] + [None]
+    with pytest.raises(ValueError, match="phone labels"):
+        train_content_encoder(wavs, ["a b", "c", "d e"], phones[:2], cfg, tmp_path / "c.pt")
+    enc = train_content_encoder(wavs, ["a b", "c", "d e"], phones, cfg, tmp_path / "c.pt")
+    q = enc.ctc_logits(torch.from_numpy(wavs[0])[None])[2]
+    assert enc.phone_logits(q).shape == (1, 12, 4, len(PHONES))
+    init = train_content_encoder(wavs, ["a b", "c", "d e"], phones, apply_overrides(cfg, {"steps": 0}), tmp_path / "d.pt")
+    assert not torch.equal(init.phone_head[0].weight, enc.phone_head[0].weight)
 
 
-def test_options_added_later_keep_old_cache_keys_until_used():
-    import dataclasses
-
+def test_cache_keys_follow_the_recipe():
     from paperlib.utils import config_hash
 
     codec = preset("mini").codec
-    legacy = {f.name: getattr(codec, f.name) for f in dataclasses.fields(codec) if not f.metadata.get("hash_only_if_changed")}
-    assert config_hash(codec) == config_hash(legacy)          # the key of codecs trained before the options existed
-    assert config_hash(apply_overrides(codec, {"content_conditioned": True})) != config_hash(codec)
+    assert config_hash(apply_overrides(codec, {"code_swap_fraction": 0.0})) != config_hash(codec)
+    content = preset("mini").content
+    assert config_hash(apply_overrides(content, {"phone_weight": 0.5})) != config_hash(content)
     train = preset("mini").train          # the thread count, once it differs from the recipe's, is part of the key
     assert config_hash(apply_overrides(train, {"threads": 1})) != config_hash(train)
+    assert config_hash(apply_overrides(train, {"threads": 2})) == config_hash(train)
