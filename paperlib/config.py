@@ -74,6 +74,9 @@ class CodecConfig:
     # content and target: the decoder learns to take what is said from content only, while the codes stay
     # trustworthy for the voice (other-speaker swaps made it ignore the codes' F0; docs/FINDINGS.md)
     code_swap_fraction: float = 0.3
+    # adversarial phone head on the quantized latent (gradient reversal): the encoder is pushed to keep what
+    # is said out of the codes, so the decoder must take it from the content stream. 0 = off
+    adversarial_phone_weight: float = 0.0
     # per-feature weights on the normalised features (encoder input and loss): intelligibility lives in F0 and
     # the low-order envelope. Measured on libri_test with linear (PCA-24) reconstructions: WER 62 unweighted,
     # 31 with these weights (copy-synthesis 25).
@@ -120,7 +123,7 @@ class SpeakerConfig:
     """speechbrain ECAPA-TDNN used both as the anonymizer's speaker encoder and as ASV attacker."""
     channels: int = 256
     embedding_dim: int = 128
-    epochs: int = 12
+    epochs: int = 5          # over the 1800 pretraining utterances (was 12 over 720: the same number of samples)
     batch: int = 32
     chunk_s: float = 2.0
     lr: float = 1e-2        # DESIGN section 3: Adam 0.01

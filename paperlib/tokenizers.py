@@ -272,6 +272,19 @@ class GroupedFSQ(nn.Module):
         return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
 
 
+class _GradientReversal(torch.autograd.Function):
+    """Identity forward, negated gradient backward: the adversary learns to read the phones, the encoder
+    learns to hide them."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return -grad
+
+
 class WorldCodec(StreamingModule[NoState]):
     """WORLD features <-> 8 residual FSQ codes per frame, causal. ``with codec.streaming(batch):``, ``decode``
     takes the next frames only: each causal conv keeps the left context it needs."""
@@ -299,6 +312,9 @@ class WorldCodec(StreamingModule[NoState]):
             self.content_fsq = FSQ(cfg.content_levels)
             self.content_to_encoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
             self.content_to_decoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
+        if cfg.adversarial_phone_weight > 0:     # training only: tries to read the phones off the codes
+            self.phone_adversary = nn.Sequential(nn.Linear(cfg.latent_dim, 256), nn.GELU(),
+                                                 nn.Linear(256, QUARTERS * len(PHONES)))
 
     def _init_streaming_state(self, batch_size: int) -> NoState:
         return NoState(batch_size)
@@ -350,11 +366,12 @@ class WorldCodec(StreamingModule[NoState]):
         return self._decode_latent(z, content) / self.feat_weight * self.feat_std + self.feat_mean
 
     def loss(self, feats: Tensor, generator: torch.Generator | None = None, content: Tensor | None = None,
-             partner: Tensor | None = None) -> Tensor:
+             partner: Tensor | None = None, phones: Tensor | None = None) -> Tensor:
         """Normalised-feature MSE; with quantizer dropout, part of the batch decodes from the first k stages
         (a content-conditioned codec also from none: content alone). ``partner`` (B,): for each sample the
         index of another utterance of the same speaker in the batch; a ``code_swap_fraction`` of the samples
-        are decoded from their partner's codes against their own content and target."""
+        are decoded from their partner's codes against their own content and target. ``phones`` (B, T, 4)
+        aligned quarter phones (-100 = unknown) for the adversarial phone head (``adversarial_phone_weight``)."""
         bsz, n_stages = feats.shape[0], self.cfg.n_codebooks
         n_active = torch.full((bsz,), n_stages)
         if self.cfg.quantizer_dropout > 0:
@@ -369,7 +386,12 @@ class WorldCodec(StreamingModule[NoState]):
         if partner is not None and self.cfg.code_swap_fraction > 0:
             swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
             z = torch.where(swap[:, None, None], z[partner], z)
-        return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+        loss = F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+        if self.cfg.adversarial_phone_weight > 0 and phones is not None and (phones >= 0).any():
+            logits = self.phone_adversary(_GradientReversal.apply(sum(parts)))
+            adversary = F.cross_entropy(logits.reshape(-1, len(PHONES)), phones.reshape(-1).long())
+            loss = loss + self.cfg.adversarial_phone_weight * adversary
+        return loss
 
     def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
         """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of
