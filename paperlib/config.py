@@ -74,9 +74,6 @@ class CodecConfig:
     # content and target: the decoder learns to take what is said from content only, while the codes stay
     # trustworthy for the voice (other-speaker swaps made it ignore the codes' F0; docs/FINDINGS.md)
     code_swap_fraction: float = 0.3
-    # adversarial phone head on the quantized latent (gradient reversal): the encoder is pushed to keep what
-    # is said out of the codes, so the decoder must take it from the content stream. 0 = off
-    adversarial_phone_weight: float = 0.0
     # per-feature weights on the normalised features (encoder input and loss): intelligibility lives in F0 and
     # the low-order envelope. Measured on libri_test with linear (PCA-24) reconstructions: WER 62 unweighted,
     # 31 with these weights (copy-synthesis 25).
@@ -285,6 +282,8 @@ def preset(scale: str = "mini") -> ScaleConfig:
         cfg = apply_overrides(cfg, {"finetune": dict(epochs=2, lr=3e-4), "pipeline_extra_seed_tables": ["table2"]})
     elif scale == "full":
         cfg = apply_overrides(cfg, {
+            # the paper's codec decodes acoustic codes alone (the content-conditioned codec is a mini-scale deviation)
+            "codec": dict(content_conditioned=False, code_swap_fraction=0.0),
             "lm": dict(d_model=768, n_layers=12, n_heads=12, fast_layers=4, fast_d_model=768, content_vocab=8192,
                        emo_dim=1024, max_len=4096, fast_train_fraction=1.0),
             "content": dict(fsq_levels=[8, 8, 8, 8, 2]),     # 8192 codes as in the paper

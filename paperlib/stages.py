@@ -122,11 +122,9 @@ class Workspace:
                 feats, contents = {u: f for u, (f, _) in pairs.items()}, [c.numpy() for _, c in pairs.values()]
             else:
                 feats = self.world_features("train_pretrain")
-            phones = self.phone_alignment("train_pretrain")[0] if self.cfg.codec.adversarial_phone_weight > 0 else {}
             with torch_threads(self.cfg.codec.threads):
                 return train_codec(list(feats.values()), self.codec_cfg, path, contents=contents,
-                                   speakers=[utts[u].speaker for u in feats],
-                                   phones=[phones.get(u) for u in feats] if phones else None)
+                                   speakers=[utts[u].speaker for u in feats])
         model = WorldCodec(self.codec_cfg)
         model.load_state_dict(state["model"])
         return model.eval()

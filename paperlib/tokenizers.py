@@ -272,19 +272,6 @@ class GroupedFSQ(nn.Module):
         return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
 
 
-class _GradientReversal(torch.autograd.Function):
-    """Identity forward, negated gradient backward: the adversary learns to read the phones, the encoder
-    learns to hide them."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        return -grad
-
-
 class WorldCodec(StreamingModule[NoState]):
     """WORLD features <-> 8 residual FSQ codes per frame, causal. ``with codec.streaming(batch):``, ``decode``
     takes the next frames only: each causal conv keeps the left context it needs."""
@@ -306,15 +293,15 @@ class WorldCodec(StreamingModule[NoState]):
         self.dec_in = nn.Conv1d(cfg.latent_dim, cfg.hidden, 1)
         self.dec = ResStack(cfg.hidden, cfg.layers)
         self.dec_out = nn.Conv1d(cfg.hidden, dim_in, 1)
+        if cfg.code_swap_fraction > 0 and not cfg.content_conditioned:
+            raise ValueError("codec.code_swap_fraction > 0 needs codec.content_conditioned: a decoder that reads codes "
+                             "alone cannot render what is said from another utterance's codes")
         if cfg.content_conditioned:
             if not cfg.content_levels:
                 raise ValueError("codec.content_conditioned needs codec.content_levels (the content encoder's FSQ levels)")
             self.content_fsq = FSQ(cfg.content_levels)
             self.content_to_encoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
             self.content_to_decoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
-        if cfg.adversarial_phone_weight > 0:     # training only: tries to read the phones off the codes
-            self.phone_adversary = nn.Sequential(nn.Linear(cfg.latent_dim, 256), nn.GELU(),
-                                                 nn.Linear(256, QUARTERS * len(PHONES)))
 
     def _init_streaming_state(self, batch_size: int) -> NoState:
         return NoState(batch_size)
@@ -366,12 +353,11 @@ class WorldCodec(StreamingModule[NoState]):
         return self._decode_latent(z, content) / self.feat_weight * self.feat_std + self.feat_mean
 
     def loss(self, feats: Tensor, generator: torch.Generator | None = None, content: Tensor | None = None,
-             partner: Tensor | None = None, phones: Tensor | None = None) -> Tensor:
+             partner: Tensor | None = None) -> Tensor:
         """Normalised-feature MSE; with quantizer dropout, part of the batch decodes from the first k stages
         (a content-conditioned codec also from none: content alone). ``partner`` (B,): for each sample the
         index of another utterance of the same speaker in the batch; a ``code_swap_fraction`` of the samples
-        are decoded from their partner's codes against their own content and target. ``phones`` (B, T, 4)
-        aligned quarter phones (-100 = unknown) for the adversarial phone head (``adversarial_phone_weight``)."""
+        are decoded from their partner's codes against their own content and target."""
         bsz, n_stages = feats.shape[0], self.cfg.n_codebooks
         n_active = torch.full((bsz,), n_stages)
         if self.cfg.quantizer_dropout > 0:
@@ -386,12 +372,7 @@ class WorldCodec(StreamingModule[NoState]):
         if partner is not None and self.cfg.code_swap_fraction > 0:
             swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
             z = torch.where(swap[:, None, None], z[partner], z)
-        loss = F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
-        if self.cfg.adversarial_phone_weight > 0 and phones is not None and (phones >= 0).any():
-            logits = self.phone_adversary(_GradientReversal.apply(sum(parts)))
-            adversary = F.cross_entropy(logits.reshape(-1, len(PHONES)), phones.reshape(-1).long())
-            loss = loss + self.cfg.adversarial_phone_weight * adversary
-        return loss
+        return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
 
     def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
         """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of

@@ -22,12 +22,11 @@ def warmup_cosine_lr(base: float, step: int, total: int, warmup: int = 100) -> f
 
 
 def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: int,
-                 contents: list[np.ndarray] | None = None, speakers: list[str] | None = None,
-                 phones: list[np.ndarray | None] | None = None
-                 ) -> tuple[list[int], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+                 contents: list[np.ndarray] | None = None, speakers: list[str] | None = None
+                 ) -> tuple[list[int], np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``batch`` random utterances, each cut to CROP_FRAMES frames at a random start (edge-padded when
     shorter): (utterance indices, (B, CROP_FRAMES, F) features, (B, CROP_FRAMES) frame-aligned contents,
-    partners, (B, CROP_FRAMES, 4) quarter phones, -100 where unknown). With ``speakers`` the batch is drawn in same-speaker pairs (2i, 2i + 1), and partners[j] is
+    partners). With ``speakers`` the batch is drawn in same-speaker pairs (2i, 2i + 1), and partners[j] is
     the other sample of j's pair."""
     if speakers is None:
         picks = rng.integers(0, len(features), batch)
@@ -43,7 +42,7 @@ def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: in
         picks = picks[:batch]
         partners = np.arange(len(picks)) ^ 1
         partners[partners >= len(picks)] = len(picks) - 1
-    idx, feats, conts, phone_crops = [], [], [], []
+    idx, feats, conts = [], [], []
     for i in picks:
         f = features[i]
         start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
@@ -53,14 +52,7 @@ def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: in
         feats.append(np.pad(crop, ((0, pad), (0, 0)), mode="edge"))
         if contents is not None:
             conts.append(np.pad(contents[i][start:start + CROP_FRAMES], (0, pad), mode="edge"))
-        if phones is not None:
-            crop_phones = np.full((CROP_FRAMES, 4), -100, dtype=np.int64)
-            if phones[i] is not None:
-                known = phones[i][start:start + CROP_FRAMES]
-                crop_phones[: len(known)] = known
-            phone_crops.append(crop_phones)
-    return (idx, np.stack(feats), np.stack(conts) if contents is not None else None, partners,
-            np.stack(phone_crops) if phones is not None else None)
+    return idx, np.stack(feats), np.stack(conts) if contents is not None else None, partners
 
 
 def _resume(model, opt, ckpt_path: Path) -> int:
@@ -73,15 +65,11 @@ def _resume(model, opt, ckpt_path: Path) -> int:
     return int(state.get("step", 0))
 
 
+@torch.enable_grad()      # builders may be first called under no_grad (e.g. from a probe)
 def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, ckpt_every: int = 500,
-                contents: list[np.ndarray] | None = None, speakers: list[str] | None = None,
-                phones: list[np.ndarray | None] | None = None) -> WorldCodec:
+                contents: list[np.ndarray] | None = None, speakers: list[str] | None = None) -> WorldCodec:
     """``contents`` (content tokens, frame-aligned with ``features``) are needed by a content-conditioned
-    codec, ``speakers`` (one per utterance) by code swapping (cfg.code_swap_fraction), ``phones`` (aligned
-    quarter phones per utterance, None where unknown) by the adversarial phone head."""
-    adversarial = cfg.adversarial_phone_weight > 0
-    if adversarial and (phones is None or len(phones) != len(features)):
-        raise ValueError("codec.adversarial_phone_weight > 0 needs the phone labels of every training utterance")
+    codec, ``speakers`` (one per utterance) by code swapping (cfg.code_swap_fraction)."""
     if cfg.content_conditioned and (contents is None or [len(c) for c in contents] != [len(f) for f in features]):
         raise ValueError("codec.content_conditioned needs the content tokens of every training frame")
     swapping = cfg.code_swap_fraction > 0
@@ -97,15 +85,14 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     codec.train()
     for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
-        _, batch, crop_contents, partners, crop_phones = random_crops(
-            rng, features, cfg.batch, contents if cfg.content_conditioned else None, speakers if swapping else None,
-            phones if adversarial else None)
+        _, batch, crop_contents, partners = random_crops(rng, features, cfg.batch,
+                                                         contents if cfg.content_conditioned else None,
+                                                         speakers if swapping else None)
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         loss = codec.loss(torch.from_numpy(batch), torch.Generator().manual_seed(int(rng.integers(2**62))),
                           None if crop_contents is None else torch.from_numpy(crop_contents).long(),
-                          None if partners is None else torch.from_numpy(partners),
-                          None if crop_phones is None else torch.from_numpy(crop_phones))
+                          None if partners is None else torch.from_numpy(partners))
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
@@ -113,6 +100,7 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     return codec.eval()
 
 
+@torch.enable_grad()
 def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list[np.ndarray | None],
                           cfg: ContentConfig, ckpt_path: Path, ckpt_every: int = 500) -> ContentEncoder:
     """Dense phone cross-entropy (``phones``: (T_i, 4) aligned quarter phones per utterance, None where the
