@@ -38,7 +38,9 @@ y = np.arange(len(t2))
 for ax, m in zip(axes, metrics):
     if m not in t2:
         ax.set_title(f"{m}: not computed"); continue
-    err = np.vstack([t2[m] - t2[f"{m}_lo"], t2[f"{m}_hi"] - t2[m]])
+    # a percentile-bootstrap interval need not contain the point estimate (e.g. a degenerate smoke set):
+    # draw the bar to the interval's end on that side only
+    err = np.clip(np.vstack([t2[m] - t2[f"{m}_lo"], t2[f"{m}_hi"] - t2[m]]), 0, None)
     ax.errorbar(t2[m], y, xerr=err, fmt="o", label="ours (MiniVPC)")
     if f"paper_{m}" in t2:
         ax.plot(t2[f"paper_{m}"], y, "x", color="C3", label="paper (IEMOCAP/VPC)")
