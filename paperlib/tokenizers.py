@@ -19,7 +19,7 @@ stacked per token frame, per-frame level removed (loudness is not content) ->
 causal transformer with a sliding attention window -> single FSQ codebook
 (1000 codes at mini) -> CTC on characters (two CTC slots per token frame, because
 speech has more characters per second than 48 ms frames). Trained only for
-content, with a 9-bit bottleneck, so speaker identity is mostly lost; probes
+content, with a 10-bit bottleneck, so speaker identity is mostly lost; probes
 in ``paperlib.probes`` measure how much speaker and emotion remain. Besides CTC, a dense target: the aligned
 phones of each token frame's four 12 ms quarters (``paperlib.align``) through a pointwise head on the token.
 """
