@@ -8,7 +8,7 @@ APT_PACKAGES := flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONHASHSEED := 0
 
-.PHONY: help install system-deps data pipeline notebooks paper test bench clean-cache lint-notebooks
+.PHONY: help install system-deps data pipeline models notebooks paper test bench clean-cache lint-notebooks
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
@@ -38,7 +38,10 @@ pipeline: data  ## train / evaluate every stage for SCALE (cached by config hash
 notebooks: install  ## execute every notebook headless with papermill into figures/
 	$(PY) -m paperlib.notebooks --scale $(SCALE)
 
-paper: pipeline notebooks  ## everything: data, models, tables, figures, executed notebooks, demo page
+models: pipeline  ## export the trained anonymizer bundle models/SCALE/ (what the CLI loads without a cache)
+	$(PY) -m paperlib.bundle export --scale $(SCALE)
+
+paper: pipeline models notebooks  ## everything: data, models, tables, figures, bundle, executed notebooks, demo page
 
 test: install  ## smoke-scale tests incl. one papermill run of every notebook (< 10 min on 2 cores)
 	$(PY) -m pytest -x --durations=15 tests

@@ -1,7 +1,14 @@
-"""python -m paperlib anonymize IN.wav -o OUT.wav [--target vctk-1fix] [--delay 2] [--stream] [--system exp7]
+"""python -m paperlib anonymize IN -o OUT [--system frame-distill|baseline] [--target vctk-1fix] [--delay 2] [--stream]
 
-Anonymizes any wav (any sample rate, mono or stereo) with a trained system of a scale. Bad input
-(missing, empty, too short, corrupt, NaN) is reported with the file name and the problem.
+Anonymizes one audio file, or every .wav/.flac under a folder (recursively; OUT is then a folder with
+the same relative names). Any sample rate, mono or stereo; the output is 16 kHz mono in the input's
+format. The model is the trained cache of --scale when it holds the system (`make pipeline`), else the
+committed bundle models/<scale>/ (`python -m paperlib.bundle export` rebuilds it), so a fresh clone
+anonymizes right after `make install`; --model forces one of the two.
+
+Existing outputs are skipped unless --overwrite (a stopped run resumes). A bad file (missing, empty, too
+short, corrupt, NaN, not audio) is reported by name with the problem and skipped; outputs are written
+whole or not at all. Exit status: 0 all done, 1 some files failed, 2 bad arguments or no model.
 """
 from __future__ import annotations
 
@@ -11,73 +18,153 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import torch
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def _jobs(source: Path, output: Path) -> list[tuple[Path, Path, str]]:
+    """(input, output, utterance id) of every file to anonymize; the id seeds the prompt draw."""
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        return [(f, output / f.relative_to(source), f.relative_to(source).with_suffix("").as_posix()) for f in files]
+    return [(source, output / source.name if output.is_dir() else output, source.stem)]
+
+
+def _trained_in_cache(ws, key: str, seed: int) -> bool:
+    """Whether the scale's cache holds every model of the system (nothing would be trained)."""
+    from .systems import load_system
+    from .train import finetune_path, pretrain_path
+
+    if not (ws.data_root / "config_hash.txt").exists():
+        return False
+    spec = load_system(ws, key, seed)
+    needed = [ws.content_path(), ws.codec_path(), ws.speaker_path(), pretrain_path(ws)]
+    if spec.finetune.pairing != "none":
+        needed.append(finetune_path(ws, spec.finetune))
+    return all(p.exists() for p in needed)
+
+
+def load_system_for_inference(scale: str, system: str, model: str, bundle_path: Path | None, seed: int):
+    """(parts, InferenceConfig, prompt tokens, prompt pools, where from) of a system: cache or bundle."""
+    from . import paths
+    from .bundle import SYSTEMS, load_bundle
+
+    if model in ("auto", "cache") and paths.data_dir(scale).exists():
+        from .anonymize import prompt_pools, prompt_tokens
+        from .stages import Workspace
+        from .systems import system_parts
+
+        ws = Workspace(scale)
+        if model == "cache" or _trained_in_cache(ws, SYSTEMS.get(system, system), seed):
+            parts, inf = system_parts(ws, SYSTEMS.get(system, system), seed)
+            return parts, inf, prompt_tokens(ws), prompt_pools(ws), f"cache/{scale}"
+    if model == "cache":
+        raise FileNotFoundError(f"{paths.data_dir(scale)}: no data for --model cache (run `make pipeline`)")
+    bundle = load_bundle(bundle_path or paths.models_dir(scale))
+    parts, inf = bundle.parts(system)
+    return parts, inf, bundle.prompt_tokens(), bundle.pools(), str(bundle.path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m paperlib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    an = sub.add_parser("anonymize", help="anonymize one wav file")
-    an.add_argument("input", type=Path)
-    an.add_argument("-o", "--output", type=Path, required=True)
-    an.add_argument("--target", default="vctk-1fix", help="prompt strategy (vctk-1fix, vctk-1rnd, vctk-4rnd, "
-                                                         "cross-ds-4rnd, crema-emo-4rnd)")
+    an = sub.add_parser("anonymize", help="anonymize an audio file or a folder of them",
+                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    an.add_argument("input", type=Path, help="an audio file, or a folder (every .wav/.flac under it)")
+    an.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for a folder input")
+    an.add_argument("--system", default="frame-distill",
+                    help="frame-distill (Exp7) or baseline; from the cache also any Table 1/2 row, e.g. "
+                         "table2/5_exp5_causal")
+    an.add_argument("--target", help="prompt strategy: vctk-1fix (the system's default), vctk-1rnd, vctk-4rnd; "
+                                     "from the cache also cross-ds-4rnd, crema-emo-4rnd")
     an.add_argument("--delay", type=int, default=2, help="lookahead d in frames of 48 ms (0..8)")
     an.add_argument("--stream", action="store_true",
                     help="stream: 48 ms chunks in, each output frame decoded to its 48 ms of audio as it comes "
                          "(WORLD per frame); without it, whole-utterance generation and decoding")
-    an.add_argument("--system", default="frame-distill",
-                    help="Table 1 system: vctk-1fix (baseline), pool-distill, frame-distill, ...")
+    an.add_argument("--model", default="auto", choices=["auto", "cache", "bundle"],
+                    help="auto: the trained cache when it holds the system, else the bundle")
+    an.add_argument("--bundle", type=Path, help="bundle folder (default models/<scale>)")
     an.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
     an.add_argument("--seed", type=int, default=0)
+    an.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     args = parser.parse_args(argv)
 
-    from .anonymize import StreamingAnonymizer, anonymized_speaker, generate, make_prompt, prompt_pools, prompt_tokens
-    from .audio import AudioError, load_wav, save_wav
-    from .kaldi import Utterance
-    from .pairs import prompt_for
-    from .systems import system_parts
-    from .stages import Workspace
+    from tqdm import tqdm
 
-    try:
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always")
-            wav = load_wav(args.input)
-        for note in notes:
-            print(f"note: {note.message}", file=sys.stderr)
-    except AudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from .anonymize import anonymize_waveform
+    from .audio import AudioError, is_valid_wav, load_wav, save_wav
+    from .bundle import BundleError
+
     if not 0 <= args.delay <= 8:
         print(f"error: --delay must be in 0..8, got {args.delay}", file=sys.stderr)
         return 2
-    ws = Workspace(args.scale)
-    parts, inf = system_parts(ws, args.system, args.seed)
-    inf.delay, inf.prompt_strategy = args.delay, args.target
-    source = Utterance(args.input.stem, "user", args.input)
-    prompt = make_prompt(prompt_tokens(ws), prompt_for(args.target, source, prompt_pools(ws), args.seed))
-    speaker = anonymized_speaker(parts, prompt, inf.anon_alpha, args.seed)
-    start = time.perf_counter()
-    if args.stream:
-        # 48 ms in, frames out, each decoded to its 48 ms of audio as it comes (what a live system would play)
-        sa = StreamingAnonymizer(parts, prompt, speaker, inf, args.seed)
-        pieces = []
-        with sa.streaming(), parts.codec.streaming(1):
-            x = torch.from_numpy(wav)
-            for chunk in [x[i:i + 768] for i in range(0, len(x), 768)] + [None]:
-                for frame in sa.push(chunk) if chunk is not None else sa.flush():
-                    pieces.append(parts.codec.decode_frame_to_wav(frame, sa.source_tokens[len(pieces)]))
-        out = np.concatenate(pieces)
-    else:
-        tokens = parts.content_encoder.encode(torch.from_numpy(wav)[None])[0]
-        codes = generate(parts.lm, [prompt], [tokens], speaker[None], inf, parts.use_sep, [args.seed])[0]
-        out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
-    save_wav(args.output, out / max(1.0, float(np.abs(out).max()) / 0.95))
-    took = time.perf_counter() - start
-    print(f"wrote {args.output} ({len(out) / 16000:.2f} s audio, {took:.2f} s, RTF {took / (len(wav) / 16000):.2f})")
-    return 0
+    if not args.input.exists():
+        print(f"error: {args.input}: no such file or folder", file=sys.stderr)
+        return 2
+    if args.input.is_dir() and args.output.exists() and not args.output.is_dir():
+        print(f"error: {args.output}: a folder input needs an output folder", file=sys.stderr)
+        return 2
+    jobs = _jobs(args.input, args.output)
+    if not jobs:
+        print(f"error: {args.input}: no .wav or .flac files under it", file=sys.stderr)
+        return 2
+    model = None
+    done = skipped = failed = 0
+    audio_s = took_s = 0.0
+    for src, dst, utt_id in tqdm(jobs, desc="anonymize", unit="file", disable=len(jobs) == 1):
+        if dst.exists() and not args.overwrite and is_valid_wav(dst):
+            skipped += 1
+            continue
+        try:
+            with warnings.catch_warnings(record=True) as notes:
+                warnings.simplefilter("always")
+                wav = load_wav(src)
+            for note in notes:
+                print(f"note: {note.message}", file=sys.stderr)
+        except AudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if model is None:           # loaded at the first good file: bad inputs are reported without a model
+            try:
+                start = time.perf_counter()
+                parts, inf, ptoks, pools, origin = load_system_for_inference(args.scale, args.system, args.model,
+                                                                             args.bundle, args.seed)
+                print(f"model: {args.system} from {origin} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+            except (BundleError, FileNotFoundError, KeyError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            inf.delay = args.delay
+            inf.prompt_strategy = args.target or inf.prompt_strategy
+            if inf.prompt_strategy not in pools_strategies(pools):
+                print(f"error: --target {inf.prompt_strategy}: the bundle ships the vctk pool only "
+                      f"(vctk-1fix, vctk-1rnd, vctk-4rnd); the others need the trained cache", file=sys.stderr)
+                return 2
+            model = parts
+        start = time.perf_counter()
+        try:
+            out = anonymize_waveform(model, inf, ptoks, pools, wav, utt_id, args.seed, args.stream)
+            save_wav(dst, out)
+        except Exception as exc:      # one file's failure must not stop the rest
+            print(f"error: {src}: anonymization failed ({type(exc).__name__}: {exc})", file=sys.stderr)
+            failed += 1
+            continue
+        took_s += time.perf_counter() - start
+        audio_s += len(wav) / 16000
+        done += 1
+        if len(jobs) == 1:
+            print(f"wrote {dst} ({len(out) / 16000:.2f} s audio, {took_s:.2f} s, RTF {took_s / audio_s:.2f})")
+    if len(jobs) > 1 or failed or skipped:
+        rtf = f", RTF {took_s / audio_s:.2f}" if audio_s else ""
+        print(f"{done} done, {skipped} skipped, {failed} failed{rtf}")
+    return 1 if failed else 0
+
+
+def pools_strategies(pools: dict) -> tuple[str, ...]:
+    """The prompt strategies the given pools can serve."""
+    from .pairs import PROMPT_STRATEGIES
+
+    return tuple(s for s in PROMPT_STRATEGIES if s.startswith("vctk") or {"pretrain", "crema"} <= set(pools))
 
 
 if __name__ == "__main__":

@@ -277,3 +277,27 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
                 for u in utts]
     write_data_dir(out_dir, out_utts, out_dir, data.spk2gender, data.spk2fold or None, data.trials or None)
     return out_dir
+
+
+def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]],
+                       pools: dict, wav: np.ndarray, utt_id: str, seed: int, stream: bool = False) -> np.ndarray:
+    """One 16 kHz waveform -> its anonymization (what the CLI writes). ``stream``: 48 ms chunks in, each output
+    frame decoded to its 48 ms of audio as it comes (what a live system would play); otherwise whole-utterance
+    generation and decoding. The prompt and the pseudo-speaker are drawn from ``seed`` and ``utt_id``."""
+    prompt = make_prompt(ptoks, prompt_for(cfg.prompt_strategy, Utterance(utt_id, "user", Path(utt_id)), pools, seed))
+    speaker = anonymized_speaker(parts, prompt, cfg.anon_alpha, seed)
+    if stream:
+        sa = StreamingAnonymizer(parts, prompt, speaker, cfg, seed)
+        pieces = []
+        with sa.streaming(), parts.codec.streaming(1):
+            x = torch.from_numpy(wav)
+            for chunk in [x[i:i + FRAME_SAMPLES] for i in range(0, len(x), FRAME_SAMPLES)] + [None]:
+                for frame in sa.push(chunk) if chunk is not None else sa.flush():
+                    pieces.append(parts.codec.decode_frame_to_wav(frame, sa.source_tokens[len(pieces)]))
+        out = np.concatenate(pieces)
+    else:
+        with torch.inference_mode():
+            tokens = parts.content_encoder.encode(torch.from_numpy(wav)[None])[0]
+        codes = generate(parts.lm, [prompt], [tokens], speaker[None], cfg, parts.use_sep, [seed])[0]
+        out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
+    return out / max(1.0, float(np.abs(out).max()) / 0.95)

@@ -65,9 +65,10 @@ def load_wav(path: str | Path, target_sr: int = SAMPLE_RATE, *, allow_resample: 
 
 
 def save_wav(path: str | Path, wav: np.ndarray, sr: int = SAMPLE_RATE) -> None:
-    """Atomic 16-bit PCM wav write (clipped to [-1, 1])."""
+    """Atomic 16-bit PCM write (clipped to [-1, 1]): FLAC for a .flac path, else WAV."""
     buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
+    fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
+    sf.write(buf, np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0), sr, format=fmt, subtype="PCM_16")
     atomic_write_bytes(Path(path), buf.getvalue())
 
 

@@ -25,6 +25,11 @@ def cache_dir(scale: str) -> Path:
     return PROJECT_ROOT / "cache" / scale
 
 
+def models_dir(scale: str) -> Path:
+    """The exported anonymizer bundle of a scale (paperlib.bundle), e.g. models/mini (committed)."""
+    return PROJECT_ROOT / "models" / scale
+
+
 def figures_dir(scale: str) -> Path:
     """Figures/tables; the default `mini` scale writes to figures/ itself (committed)."""
     return PROJECT_ROOT / "figures" if scale == "mini" else PROJECT_ROOT / "figures" / scale

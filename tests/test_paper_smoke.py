@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -144,3 +145,79 @@ def test_demo_page_in_headless_chromium(smoke_paper):
     assert all(d > 0.1 for d in result["durations"]), result["durations"]       # every audio loads and decodes
     assert result["play_log"] == result["expected_order"] + ["done"]              # Play all plays in order
     assert (smoke_paper / "demo_page_screenshot.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def smoke_bundle(smoke_paper, tmp_path_factory):
+    from paperlib.bundle import export_bundle
+    from paperlib.stages import Workspace
+
+    return export_bundle(Workspace("smoke"), tmp_path_factory.mktemp("models") / "smoke")
+
+
+def test_bundle_matches_cache_and_refuses_corruption(smoke_bundle, tmp_path):
+    """The bundle's system is the cached one with its weights rounded once (float16 storage): same
+    prompts, pseudo-speaker and seeds, so the same output; a modified file is refused by the manifest."""
+    import shutil
+
+    import torch
+    from paperlib.anonymize import anonymize_waveform, prompt_pools, prompt_tokens
+    from paperlib.audio import load_wav
+    from paperlib.bundle import BundleError, load_bundle, round_weights
+    from paperlib.stages import Workspace
+    from paperlib.systems import system_parts
+
+    bundle = load_bundle(smoke_bundle)
+    manifest = bundle.manifest
+    assert manifest["git_commit"] and manifest["data_hash"] == Workspace("smoke").data_hash()
+    assert {"lm-frame-distill.safetensors", "lm-baseline.safetensors", "prompts.safetensors"} <= set(manifest["files"])
+    ws = Workspace("smoke")
+    wav = load_wav(write_wav(tmp_path / "in.wav", seconds=1.2))
+    for system, key in (("frame-distill", "table1/3_frame-distill"), ("baseline", "table2/0_baseline")):
+        cached, inf = system_parts(ws, key, 0)
+        for module in (cached.lm, cached.codec, cached.content_encoder):
+            module.load_state_dict(round_weights(module.state_dict()))
+        shipped, shipped_inf = bundle.parts(system)
+        assert shipped_inf == inf and shipped.use_sep == cached.use_sep
+        ours = anonymize_waveform(shipped, inf, bundle.prompt_tokens(), bundle.pools(), wav, "in", 0)
+        theirs = anonymize_waveform(cached, inf, prompt_tokens(ws), prompt_pools(ws), wav, "in", 0)
+        assert np.array_equal(ours, theirs), system
+    broken = tmp_path / "broken"
+    shutil.copytree(smoke_bundle, broken)
+    blob = bytearray((broken / "lm-baseline.safetensors").read_bytes())
+    blob[-1] ^= 1
+    (broken / "lm-baseline.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(BundleError, match="lm-baseline.safetensors: sha256 differs"):
+        load_bundle(broken)
+    out = run_py("-m", "paperlib", "anonymize", str(tmp_path / "in.wav"), "-o", str(tmp_path / "x.wav"),
+                 "--model", "bundle", "--bundle", str(broken))
+    assert out.returncode == 2 and "sha256 differs" in out.stderr and not (tmp_path / "x.wav").exists()
+
+
+def test_cli_folder_from_bundle_without_cache(smoke_bundle, tmp_path):
+    """A process that sees no cache/ and no data/ (PAPERLIB_ROOT elsewhere) anonymizes a folder from the
+    bundle: same relative names, a bad file reported and skipped, exit 1; a re-run skips what is done."""
+    import os
+
+    import soundfile as sf
+
+    src = tmp_path / "in"
+    write_wav(src / "a.wav", seconds=1.0)
+    write_wav(src / "sub" / "b.flac", seconds=0.8, sr=22050, channels=2)
+    (src / "sub" / "bad.wav").write_bytes(b"not audio" * 50)
+    env = {**os.environ, "PAPERLIB_ROOT": str(tmp_path / "empty_root")}
+    args = ("-m", "paperlib", "anonymize", str(src), "-o", str(tmp_path / "out"), "--scale", "smoke",
+            "--bundle", str(smoke_bundle))
+    out = run_py(*args, env=env)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "2 done, 0 skipped, 1 failed" in out.stdout
+    assert f"{src / 'sub' / 'bad.wav'}: cannot decode audio" in out.stderr and "from " + str(smoke_bundle) in out.stderr
+    assert sf.info(str(tmp_path / "out" / "a.wav")).samplerate == 16000
+    assert sf.info(str(tmp_path / "out" / "sub" / "b.flac")).format == "FLAC"
+    assert not (tmp_path / "out" / "sub" / "bad.wav").exists()
+    assert not (tmp_path / "empty_root" / "cache").exists()
+    again = run_py(*args, env=env)
+    assert again.returncode == 1 and "0 done, 2 skipped, 1 failed" in again.stdout
+    one = run_py("-m", "paperlib", "anonymize", str(src / "a.wav"), "-o", str(tmp_path / "one.wav"), "--scale", "smoke",
+                 "--bundle", str(smoke_bundle), "--system", "baseline", "--stream", env=env)
+    assert one.returncode == 0 and "wrote" in one.stdout and sf.info(str(tmp_path / "one.wav")).frames > 8000

@@ -1,0 +1,222 @@
+"""The trained anonymizer as a versioned bundle under models/<scale>/, for inference without cache/ or data/.
+
+What inference needs and nothing else: the content encoder, the codec's decoder, the Slow AR + Fast AR of
+each shipped system (the distillation head and the training-only semantic head dropped), the target-speaker
+pool's prompt tokens and speaker vectors (the vctk-* strategies), the pseudo-speaker Gaussian, a JSON
+config and a manifest (format, git commit, data hash, config hashes, sha256 of every file). Weights are
+stored as float16 (matrices) / float32 (vectors, buffers) and computed in float32; the bundle's system is
+therefore its cache system with the weights rounded once (``round_weights``), nothing else differs.
+
+    python -m paperlib.bundle export [--scale mini]     # rebuild models/<scale>/ from the trained cache
+    python -m paperlib.bundle check [PATH]              # verify a bundle against its manifest
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import paths
+from .config import ContentConfig, CodecConfig, InferenceConfig, LMConfig, apply_overrides
+
+BUNDLE_FORMAT = 1
+SYSTEMS = {"frame-distill": "table1/3_frame-distill", "baseline": "table2/0_baseline"}
+PROMPT_POOL = "vctk_pool"
+STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd")     # the others draw prompts from the training corpora
+# parameters only training uses (the codec's encoder: every prompt is already encoded in prompts.safetensors)
+TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_aux.", "phone_head."),
+                 "codec": ("enc_in.", "enc.", "enc_out.", "content_to_encoder."),
+                 "lm": ("semantic_head.",)}
+
+
+class BundleError(RuntimeError):
+    """A missing, corrupt or mismatched bundle; the message names the file and the problem."""
+
+
+def round_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float matrices through float16 and back (what the bundle stores); vectors and integers unchanged."""
+    return {k: v.half().float() if v.is_floating_point() and v.dim() >= 2 else v for k, v in state.items()}
+
+
+def _deployable(state: dict[str, torch.Tensor], part: str) -> dict[str, torch.Tensor]:
+    return {k: (v.half() if v.is_floating_point() and v.dim() >= 2 else v).contiguous()
+            for k, v in state.items() if not k.startswith(TRAINING_ONLY[part])}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _git_commit() -> str:
+    try:
+        run = lambda *cmd: subprocess.run(["git", *cmd], cwd=paths.PROJECT_ROOT, capture_output=True, text=True,
+                                          check=True).stdout.strip()
+        # uncommitted changes to the code are marked: the commit alone would not rebuild this bundle
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", "paperlib", "configs")
+        return run("rev-parse", "HEAD") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
+    """Write the bundle of ``ws``'s trained systems (trains what is missing) to ``out`` (default
+    models/<scale>/); written to a temporary folder and renamed, so a stopped export leaves no half bundle."""
+    from .anonymize import load_parts
+    from .systems import load_system
+    from .train import finetune, lm_config, pretrain_path
+
+    out = Path(out or paths.models_dir(ws.scale))
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(_deployable(ws.content_encoder().state_dict(), "content_encoder"), tmp / "content_encoder.safetensors")
+    save_file(_deployable(ws.codec().state_dict(), "codec"), tmp / "codec.safetensors")
+    systems, lm_hashes = {}, {}
+    for name, key in SYSTEMS.items():
+        spec = load_system(ws, key, seed)
+        lm_path = finetune(ws, spec.finetune)
+        parts = load_parts(ws, lm_path, spec.finetune.use_sep)
+        save_file(_deployable(parts.lm.state_dict(), "lm"), tmp / f"lm-{name}.safetensors")
+        systems[name] = {"key": key, "use_sep": spec.finetune.use_sep, "inference": asdict(spec.inference)}
+        lm_hashes[name] = lm_path.stem
+    tokens, pool = ws.tokens(PROMPT_POOL), ws.data(PROMPT_POOL)
+    utts = sorted(tokens)
+    save_file({"content": torch.cat([tokens[u]["content"] for u in utts]).short().contiguous(),
+               "acoustic": torch.cat([tokens[u]["acoustic"] for u in utts]).short().contiguous(),
+               "lengths": torch.tensor([len(tokens[u]["content"]) for u in utts]),
+               "speaker": torch.stack([tokens[u]["speaker"] for u in utts]).float().contiguous(),
+               "pseudo_mean": parts.pseudo_mean.float().contiguous(), "pseudo_std": parts.pseudo_std.float().contiguous()},
+              tmp / "prompts.safetensors")
+    config = {"scale": ws.scale, "content": asdict(ws.cfg.content), "codec": asdict(ws.codec_cfg),
+              "lm": asdict(lm_config(ws)), "systems": systems, "strategies": list(STRATEGIES),
+              "prompt_utts": [{"utt_id": u, "speaker": pool.utts[u].speaker, "emotion": pool.utts[u].emotion,
+                               "gender": pool.utts[u].gender} for u in utts]}
+    (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    files = sorted(p.name for p in tmp.iterdir())
+    manifest = {"format": BUNDLE_FORMAT, "scale": ws.scale, "git_commit": _git_commit(), "data_hash": ws.data_hash(),
+                "content_encoder": ws.content_path().stem, "codec": ws.codec_path().stem,
+                "lm_pretrain": pretrain_path(ws).stem, "lm": lm_hashes, "weights": "float16 matrices, float32 vectors",
+                "files": {f: {"sha256": _sha256(tmp / f), "bytes": (tmp / f).stat().st_size} for f in files}}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+@dataclass
+class Bundle:
+    path: Path
+    config: dict
+    manifest: dict
+
+    @property
+    def systems(self) -> list[str]:
+        return sorted(self.config["systems"])
+
+    def _load(self, model: torch.nn.Module, file: str, part: str) -> torch.nn.Module:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(self.path / file).items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        wrong = unexpected + [k for k in missing if not k.startswith(TRAINING_ONLY[part])]
+        if wrong:
+            raise BundleError(f"{self.path / file}: does not fit this code's {type(model).__name__} "
+                              f"(e.g. {wrong[:3]}); re-export the bundle with this version")
+        return model.eval()
+
+    def parts(self, system: str):
+        """(AnonymizerParts, InferenceConfig) of a shipped system, as ``systems.system_parts`` gives them."""
+        from .anonymize import AnonymizerParts
+        from .model import CodecLM
+        from .tokenizers import ContentEncoder, WorldCodec
+
+        if system not in self.config["systems"]:
+            raise BundleError(f"{self.path}: has no system {system!r}; it ships {self.systems}")
+        meta = self.config["systems"][system]
+        prompts = load_file(self.path / "prompts.safetensors")
+        content = self._load(ContentEncoder(apply_overrides(ContentConfig(), self.config["content"])),
+                             "content_encoder.safetensors", "content_encoder")
+        codec = self._load(WorldCodec(apply_overrides(CodecConfig(), self.config["codec"])), "codec.safetensors", "codec")
+        lm = self._load(CodecLM(apply_overrides(LMConfig(), self.config["lm"])), f"lm-{system}.safetensors", "lm")
+        return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"]),
+                apply_overrides(InferenceConfig(), meta["inference"]))
+
+    def prompt_tokens(self) -> dict[str, dict[str, torch.Tensor]]:
+        """utt -> {content, acoustic, speaker} of the prompt pool, as ``anonymize.prompt_tokens`` gives them."""
+        p = load_file(self.path / "prompts.safetensors")
+        ends = p["lengths"].cumsum(0).tolist()
+        starts = [0] + ends[:-1]
+        return {u["utt_id"]: {"content": p["content"][s:e], "acoustic": p["acoustic"][s:e], "speaker": p["speaker"][i]}
+                for i, (u, s, e) in enumerate(zip(self.config["prompt_utts"], starts, ends))}
+
+    def pools(self) -> dict:
+        """The prompt pools ``pairs.prompt_for`` draws from (the vctk pool; no audio)."""
+        from .kaldi import DataDir, Utterance
+
+        utts = {u["utt_id"]: Utterance(u["utt_id"], u["speaker"], self.path, emotion=u["emotion"], gender=u["gender"])
+                for u in self.config["prompt_utts"]}
+        return {"vctk": DataDir(self.path, utts)}
+
+
+def load_bundle(path: Path | str) -> Bundle:
+    """Open a bundle after checking every file against its manifest (BundleError otherwise)."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise BundleError(f"{manifest_path}: no bundle manifest (rebuild with `python -m paperlib.bundle export`)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise BundleError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{manifest_path}: bundle format {manifest.get('format')}, this code reads {BUNDLE_FORMAT}")
+    for name, entry in files.items():
+        file = path / name
+        if not file.exists():
+            raise BundleError(f"{file}: listed in the manifest but missing")
+        if _sha256(file) != entry["sha256"]:
+            raise BundleError(f"{file}: sha256 differs from the manifest (corrupt or modified file)")
+    if "config.json" not in files:
+        raise BundleError(f"{manifest_path}: lists no config.json")
+    return Bundle(path, json.loads((path / "config.json").read_text()), manifest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .stages import Workspace
+
+    parser = argparse.ArgumentParser(prog="python -m paperlib.bundle", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    ex = sub.add_parser("export", help="rebuild models/<scale>/ from the trained cache (trains what is missing)")
+    ex.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
+    ex.add_argument("-o", "--output", type=Path, help="bundle folder (default models/<scale>)")
+    ck = sub.add_parser("check", help="verify a bundle's files against its manifest")
+    ck.add_argument("path", type=Path, nargs="?", default=paths.models_dir("mini"))
+    args = parser.parse_args(argv)
+    if args.cmd == "export":
+        out = export_bundle(Workspace(args.scale), args.output)
+    else:
+        try:
+            out = load_bundle(args.path).path
+        except BundleError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    size = sum(f["bytes"] for f in manifest["files"].values()) + (out / "manifest.json").stat().st_size
+    print(f"{out}: {len(manifest['files'])} files, {size / 1e6:.1f} MB, built from {manifest['git_commit'][:10]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
