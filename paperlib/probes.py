@@ -228,6 +228,24 @@ def _centre_phones(ws, name: str) -> dict[str, np.ndarray]:
     return {u: lab[:, 2].astype(np.int64) for u, lab in labels.items()}
 
 
+def _tokens_with_phones(ws, name: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """utt -> (content (T,), acoustic codes (T, 8), centre phone (T,)), cut to the frames the tokens and the
+    phone labels share; utterances that failed to align are left out."""
+    toks, phones = ws.tokens(name), _centre_phones(ws, name)
+    out = {}
+    for u in sorted(toks):
+        if u in phones:
+            n = min(len(toks[u]["content"]), len(phones[u]))
+            out[u] = (toks[u]["content"][:n].long().numpy(), toks[u]["acoustic"][:n].long().numpy(), phones[u][:n])
+    return out
+
+
+def _tile_frames(x, n: int):
+    """An array or tensor repeated along its first axis and cut to n frames (another utterance fit to a length)."""
+    reps = -(-n // len(x))
+    return (np.concatenate([x] * reps) if isinstance(x, np.ndarray) else torch.cat([x] * reps))[:n]
+
+
 def _phone_context(phones: np.ndarray) -> np.ndarray:
     """(T,) centre phones -> (T, 3) (previous, current, next), silence past the ends."""
     padded = np.pad(phones, 1)
@@ -242,12 +260,8 @@ def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vct
     from .align import PHONES
 
     def stack(name):
-        toks, phones = ws.tokens(name), _centre_phones(ws, name)
-        utts = [u for u in sorted(toks) if u in phones]
-        n = {u: min(len(toks[u]["content"]), len(phones[u])) for u in utts}
-        return (np.concatenate([toks[u]["content"][: n[u]].long().numpy() for u in utts]),
-                [toks[u]["acoustic"][: n[u]].long().numpy() for u in utts],
-                np.concatenate([phones[u][: n[u]] for u in utts]))
+        rows = list(_tokens_with_phones(ws, name).values())
+        return (np.concatenate([c for c, _, _ in rows]), [a for _, a, _ in rows], np.concatenate([p for _, _, p in rows]))
 
     content_tr, acoustic_tr, phone_tr = stack(train)
     content_te, acoustic_te, phone_te = stack(test)
@@ -311,11 +325,10 @@ def count_table_report(ws, n_utts: int = 24) -> dict:
     per-codebook agreement with the codec's real codes, and WER of the decoded table codes (with each
     frame's content token for a content-conditioned codec). Also on the first n_utts training utterances."""
     codec, ev = ws.codec(), Evaluator(ws)
-    toks, phones = ws.tokens("train_pretrain"), _centre_phones(ws, "train_pretrain")
-    train = [u for u in sorted(toks) if u in phones]
-    n = {u: min(len(toks[u]["acoustic"]), len(phones[u])) for u in train}
-    table = CountTable(np.concatenate([_phone_context(phones[u][: n[u]]) for u in train]),
-                       np.concatenate([toks[u]["acoustic"][: n[u]].long().numpy() for u in train]))
+    rows = _tokens_with_phones(ws, "train_pretrain")
+    train = list(rows)
+    table = CountTable(np.concatenate([_phone_context(p) for _, _, p in rows.values()]),
+                       np.concatenate([a for _, a, _ in rows.values()]))
     out = {"n_utts": n_utts}
     trial_sets = {"held_out": held_out_trials(ws, n_utts),
                   "train_pretrain": [("train_pretrain", ws.data("train_pretrain").utts[u]) for u in train[:n_utts]]}
@@ -375,13 +388,12 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
     for k in ks:
         out[f"stages_{k}"] = _decoded_wer(ev, codec, codes, contents, refs, n_stages=k)
     shift = len(codes) // 2 + 1           # the other half of the list: other speaker, other sentence
-    tile = lambda x, n: np.resize(x, (n, *x.shape[1:])) if isinstance(x, np.ndarray) else x.repeat(-(-n // len(x)), 1)[:n]
     others = [(i + shift) % len(codes) for i in range(len(codes))]
-    swapped = [tile(codes[j], len(c)) for c, j in zip(contents, others)]
+    swapped = [_tile_frames(codes[j], len(c)) for c, j in zip(contents, others)]
     out["other_utterance_codes"] = _decoded_wer(ev, codec, swapped, contents, refs)
     out["own_codes_f0"] = _f0_following(codec, codes, contents, feats)
     out["other_codes_f0_vs_code_source"] = _f0_following(codec, swapped, contents,
-                                                         [tile(feats[j], len(c)) for c, j in zip(contents, others)])
+                                                         [_tile_frames(feats[j], len(c)) for c, j in zip(contents, others)])
     return out
 
 
