@@ -44,24 +44,26 @@ def _trained_in_cache(ws, key: str, seed: int) -> bool:
 
 
 def load_system_for_inference(scale: str, system: str, model: str, bundle_path: Path | None, seed: int):
-    """(parts, InferenceConfig, prompt tokens, prompt pools, where from) of a system: cache or bundle."""
+    """(parts, InferenceConfig, prompt tokens, prompt pools, the prompt strategies they serve, where from) of a
+    system: cache or bundle."""
     from . import paths
     from .bundle import SYSTEMS, load_bundle
 
     if model in ("auto", "cache") and paths.data_dir(scale).exists():
         from .anonymize import prompt_pools, prompt_tokens
+        from .pairs import PROMPT_STRATEGIES
         from .stages import Workspace
         from .systems import system_parts
 
-        ws = Workspace(scale)
-        if model == "cache" or _trained_in_cache(ws, SYSTEMS.get(system, system), seed):
-            parts, inf = system_parts(ws, SYSTEMS.get(system, system), seed)
-            return parts, inf, prompt_tokens(ws), prompt_pools(ws), f"cache/{scale}"
+        ws, key = Workspace(scale), SYSTEMS.get(system, system)
+        if model == "cache" or _trained_in_cache(ws, key, seed):
+            parts, inf = system_parts(ws, key, seed)
+            return parts, inf, prompt_tokens(ws), prompt_pools(ws), PROMPT_STRATEGIES, f"cache/{scale}"
     if model == "cache":
         raise FileNotFoundError(f"{paths.data_dir(scale)}: no data for --model cache (run `make pipeline`)")
     bundle = load_bundle(bundle_path or paths.models_dir(scale))
     parts, inf = bundle.parts(system)
-    return parts, inf, bundle.prompt_tokens(), bundle.pools(), str(bundle.path)
+    return parts, inf, bundle.prompt_tokens(), bundle.pools(), bundle.strategies, str(bundle.path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,17 +130,17 @@ def main(argv: list[str] | None = None) -> int:
         if model is None:           # loaded at the first good file: bad inputs are reported without a model
             try:
                 start = time.perf_counter()
-                parts, inf, ptoks, pools, origin = load_system_for_inference(args.scale, args.system, args.model,
-                                                                             args.bundle, args.seed)
+                parts, inf, ptoks, pools, strategies, origin = load_system_for_inference(
+                    args.scale, args.system, args.model, args.bundle, args.seed)
                 print(f"model: {args.system} from {origin} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
             except (BundleError, FileNotFoundError, KeyError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             inf.delay = args.delay
             inf.prompt_strategy = args.target or inf.prompt_strategy
-            if inf.prompt_strategy not in pools_strategies(pools):
-                print(f"error: --target {inf.prompt_strategy}: the bundle ships the vctk pool only "
-                      f"(vctk-1fix, vctk-1rnd, vctk-4rnd); the others need the trained cache", file=sys.stderr)
+            if inf.prompt_strategy not in strategies:
+                print(f"error: --target {inf.prompt_strategy}: {origin} ships prompts for {', '.join(strategies)} "
+                      f"only; the others need the trained cache", file=sys.stderr)
                 return 2
             model = parts
         start = time.perf_counter()
@@ -158,13 +160,6 @@ def main(argv: list[str] | None = None) -> int:
         rtf = f", RTF {took_s / audio_s:.2f}" if audio_s else ""
         print(f"{done} done, {skipped} skipped, {failed} failed{rtf}")
     return 1 if failed else 0
-
-
-def pools_strategies(pools: dict) -> tuple[str, ...]:
-    """The prompt strategies the given pools can serve."""
-    from .pairs import PROMPT_STRATEGIES
-
-    return tuple(s for s in PROMPT_STRATEGIES if s.startswith("vctk") or {"pretrain", "crema"} <= set(pools))
 
 
 if __name__ == "__main__":

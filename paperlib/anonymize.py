@@ -215,12 +215,17 @@ class StreamingAnonymizer:
         return out
 
 
+def pseudo_speaker_gaussian(ws) -> tuple[Tensor, Tensor]:
+    """Mean and std, per dimension, of the pretraining speakers' mean embeddings (pseudo-speakers are drawn
+    from it)."""
+    means = torch.stack(list(ws.speaker_means("train_pretrain").values()))
+    return means.mean(0), means.std(0)
+
+
 def load_parts(ws, lm_path: Path, use_sep: bool) -> AnonymizerParts:
     from .train import load_lm
 
-    means = torch.stack(list(ws.speaker_means("train_pretrain").values()))
-    return AnonymizerParts(load_lm(ws, lm_path), ws.codec(), ws.content_encoder(), use_sep,
-                           means.mean(0), means.std(0))
+    return AnonymizerParts(load_lm(ws, lm_path), ws.codec(), ws.content_encoder(), use_sep, *pseudo_speaker_gaussian(ws))
 
 
 def prompt_pools(ws) -> dict:

@@ -41,13 +41,18 @@ class BundleError(RuntimeError):
     """A missing, corrupt or mismatched bundle; the message names the file and the problem."""
 
 
+def _stored_as_half(v: torch.Tensor) -> bool:
+    """Float matrices are stored as float16; vectors (norms, biases, feature statistics) and integers as they are."""
+    return v.is_floating_point() and v.dim() >= 2
+
+
 def round_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Float matrices through float16 and back (what the bundle stores); vectors and integers unchanged."""
-    return {k: v.half().float() if v.is_floating_point() and v.dim() >= 2 else v for k, v in state.items()}
+    """The weights as the bundle gives them back: float matrices through float16, the rest unchanged."""
+    return {k: v.half().float() if _stored_as_half(v) else v for k, v in state.items()}
 
 
 def _deployable(state: dict[str, torch.Tensor], part: str) -> dict[str, torch.Tensor]:
-    return {k: (v.half() if v.is_floating_point() and v.dim() >= 2 else v).contiguous()
+    return {k: (v.half() if _stored_as_half(v) else v).contiguous()
             for k, v in state.items() if not k.startswith(TRAINING_ONLY[part])}
 
 
@@ -73,9 +78,9 @@ def _git_commit() -> str:
 def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
     """Write the bundle of ``ws``'s trained systems (trains what is missing) to ``out`` (default
     models/<scale>/); written to a temporary folder and renamed, so a stopped export leaves no half bundle."""
-    from .anonymize import load_parts
+    from .anonymize import pseudo_speaker_gaussian
     from .systems import load_system
-    from .train import finetune, lm_config, pretrain_path
+    from .train import finetune, lm_config, load_lm, pretrain_path
 
     out = Path(out or paths.models_dir(ws.scale))
     tmp = out.with_name(out.name + ".tmp")
@@ -87,17 +92,17 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
     for name, key in SYSTEMS.items():
         spec = load_system(ws, key, seed)
         lm_path = finetune(ws, spec.finetune)
-        parts = load_parts(ws, lm_path, spec.finetune.use_sep)
-        save_file(_deployable(parts.lm.state_dict(), "lm"), tmp / f"lm-{name}.safetensors")
+        save_file(_deployable(load_lm(ws, lm_path).state_dict(), "lm"), tmp / f"lm-{name}.safetensors")
         systems[name] = {"key": key, "use_sep": spec.finetune.use_sep, "inference": asdict(spec.inference)}
         lm_hashes[name] = lm_path.stem
     tokens, pool = ws.tokens(PROMPT_POOL), ws.data(PROMPT_POOL)
     utts = sorted(tokens)
+    pseudo_mean, pseudo_std = pseudo_speaker_gaussian(ws)
     save_file({"content": torch.cat([tokens[u]["content"] for u in utts]).short().contiguous(),
                "acoustic": torch.cat([tokens[u]["acoustic"] for u in utts]).short().contiguous(),
                "lengths": torch.tensor([len(tokens[u]["content"]) for u in utts]),
                "speaker": torch.stack([tokens[u]["speaker"] for u in utts]).float().contiguous(),
-               "pseudo_mean": parts.pseudo_mean.float().contiguous(), "pseudo_std": parts.pseudo_std.float().contiguous()},
+               "pseudo_mean": pseudo_mean.float().contiguous(), "pseudo_std": pseudo_std.float().contiguous()},
               tmp / "prompts.safetensors")
     config = {"scale": ws.scale, "content": asdict(ws.cfg.content), "codec": asdict(ws.codec_cfg),
               "lm": asdict(lm_config(ws)), "systems": systems, "strategies": list(STRATEGIES),
@@ -124,6 +129,11 @@ class Bundle:
     @property
     def systems(self) -> list[str]:
         return sorted(self.config["systems"])
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The prompt strategies its pool serves."""
+        return tuple(self.config["strategies"])
 
     def _load(self, model: torch.nn.Module, file: str, part: str) -> torch.nn.Module:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(self.path / file).items()}
