@@ -38,6 +38,8 @@ def _trained_in_cache(ws, key: str, seed: int) -> bool:
         return False
     spec = load_system(ws, key, seed)
     needed = [ws.content_path(), ws.codec_path(), ws.speaker_path(), pretrain_path(ws)]
+    if ws.cfg.decoder_adapt.enabled:
+        needed.append(ws.decoder_path())
     if spec.finetune.pairing != "none":
         needed.append(finetune_path(ws, spec.finetune))
     return all(p.exists() for p in needed)

@@ -215,6 +215,32 @@ class StreamingAnonymizer:
         return out
 
 
+def self_prompted_codes(lm: CodecLM, tokens: dict[str, dict[str, Tensor]], speaker_of: dict[str, str],
+                        speaker_means: dict[str, Tensor], cfg: InferenceConfig, seed: int,
+                        batch: int = 32, desc: str = "LM codes") -> dict[str, Tensor]:
+    """utt -> (T, 8) free-running codes of every utterance in ``tokens`` from its own content tokens,
+    prompted by another utterance of the same speaker, with that speaker's mean vector: what the pretrained
+    LM makes of speech whose true codes are known (the anonymizer's decoder is adapted on them)."""
+    from tqdm import tqdm
+
+    by_speaker: dict[str, list[str]] = {}
+    for u in sorted(tokens):
+        by_speaker.setdefault(speaker_of[u], []).append(u)
+    order = sorted(tokens, key=lambda u: (len(tokens[u]["content"]), u))   # similar lengths: little padding
+    out: dict[str, Tensor] = {}
+    for i in tqdm(range(0, len(order), batch), desc=desc):
+        chunk = order[i:i + batch]
+        prompts = []
+        for u in chunk:
+            same = [v for v in by_speaker[speaker_of[u]] if v != u] or [u]
+            p = tokens[same[stable_int(seed, "prompt", u) % len(same)]]
+            prompts.append(Prompt(p["content"].long(), p["acoustic"].long(), speaker_means[speaker_of[u]]))
+        codes = generate(lm, prompts, [tokens[u]["content"] for u in chunk], torch.stack([p.speaker for p in prompts]),
+                         cfg, False, [stable_int(seed, u) for u in chunk])
+        out.update(zip(chunk, codes))
+    return out
+
+
 def pseudo_speaker_gaussian(ws) -> tuple[Tensor, Tensor]:
     """Mean and std, per dimension, of the pretraining speakers' mean embeddings (pseudo-speakers are drawn
     from it)."""
@@ -225,7 +251,7 @@ def pseudo_speaker_gaussian(ws) -> tuple[Tensor, Tensor]:
 def load_parts(ws, lm_path: Path, use_sep: bool) -> AnonymizerParts:
     from .train import load_lm
 
-    return AnonymizerParts(load_lm(ws, lm_path), ws.codec(), ws.content_encoder(), use_sep, *pseudo_speaker_gaussian(ws))
+    return AnonymizerParts(load_lm(ws, lm_path), ws.anonymizer_codec(), ws.content_encoder(), use_sep, *pseudo_speaker_gaussian(ws))
 
 
 def prompt_pools(ws) -> dict:

@@ -87,7 +87,8 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_file(_deployable(ws.content_encoder().state_dict(), "content_encoder"), tmp / "content_encoder.safetensors")
-    save_file(_deployable(ws.codec().state_dict(), "codec"), tmp / "codec.safetensors")
+    # the decoder that renders the LM's output (adapted to it, cfg.decoder_adapt); prompts are pre-encoded
+    save_file(_deployable(ws.anonymizer_codec().state_dict(), "codec"), tmp / "codec.safetensors")
     systems, lm_hashes = {}, {}
     for name, key in SYSTEMS.items():
         spec = load_system(ws, key, seed)
@@ -112,6 +113,7 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
     files = sorted(p.name for p in tmp.iterdir())
     manifest = {"format": BUNDLE_FORMAT, "scale": ws.scale, "git_commit": _git_commit(), "data_hash": ws.data_hash(),
                 "content_encoder": ws.content_path().stem, "codec": ws.codec_path().stem,
+                "decoder": ws.anonymizer_codec_key(),
                 "lm_pretrain": pretrain_path(ws).stem, "lm": lm_hashes, "weights": "float16 matrices, float32 vectors",
                 "files": {f: {"sha256": _sha256(tmp / f), "bytes": (tmp / f).stat().st_size} for f in files}}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -92,6 +92,25 @@ class CodecConfig:
 
 
 @dataclass
+class DecoderAdaptConfig:
+    """The anonymizer's codec decoder, finetuned on the pretrained LM's own free-running codes (a mini-scale
+    addition, docs/FINDINGS.md). The anonymizer only ever decodes LM-generated codes, whose errors the
+    tokenizer's decoder was never trained on. The LM emits one frame per content frame, so its free-running
+    codes of a pretraining utterance (prompted by another utterance of the same speaker, with that speaker's
+    vector) are time-aligned with that utterance's features, the target. Only the decoder is trained: the
+    encoder, the tokens and every LM stay as they are."""
+    enabled: bool = True
+    # one free-running generation of every pretraining utterance per entry (3 generations and 4,000 steps
+    # measured the same as 1 and 2,000, docs/FINDINGS.md)
+    temperatures: tuple[float, ...] = (0.7,)
+    steps: int = 2000
+    batch: int = 16
+    lr: float = 5e-4
+    seed: int = 0
+    threads: int = field(default=2, metadata=HASH_ONLY_IF_CHANGED)   # CPU threads (utils.torch_threads)
+
+
+@dataclass
 class ContentConfig:
     """Causal content encoder: log-mel -> causal conv/transformer -> single FSQ codebook. Trained with a dense
     frame-level phone target through the quantized tokens plus CTC on characters, as the reference tokenizer
@@ -218,6 +237,7 @@ class ScaleConfig:
     name: str = "mini"
     data: DataConfig = field(default_factory=DataConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
+    decoder_adapt: DecoderAdaptConfig = field(default_factory=DecoderAdaptConfig)
     content: ContentConfig = field(default_factory=ContentConfig)
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
     lm: LMConfig = field(default_factory=LMConfig)
@@ -266,6 +286,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
                          ser_train_speakers=2, ser_train_utts_per_emotion=2, asr_train_speakers=1, asr_train_utts=2,
                          teacher_speakers=2, teacher_utts_per_emotion=2),
             "codec": dict(steps=30, hidden=64, layers=2, batch=4),
+            "decoder_adapt": dict(steps=10, batch=4, temperatures=[0.7]),
             "content": dict(steps=30, hidden=64, layers=1, batch=4),
             "speaker": dict(channels=64, embedding_dim=32, epochs=2, batch=8),
             "lm": dict(d_model=64, n_layers=2, n_heads=2, fast_layers=1, fast_d_model=64, speaker_dim=32, emo_dim=16),
@@ -284,6 +305,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
         cfg = apply_overrides(cfg, {
             # the paper's codec decodes acoustic codes alone (the content-conditioned codec is a mini-scale deviation)
             "codec": dict(content_conditioned=False, code_swap_fraction=0.0),
+            "decoder_adapt": dict(enabled=False),
             "lm": dict(d_model=768, n_layers=12, n_heads=12, fast_layers=4, fast_d_model=768, content_vocab=8192,
                        emo_dim=1024, max_len=4096, fast_train_fraction=1.0),
             "content": dict(fsq_levels=[8, 8, 8, 8, 2]),     # 8192 codes as in the paper

@@ -86,6 +86,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     timed("alignment", lambda: _alignment_report(ws, figs))
     timed("tokenizers", lambda: (ws.codec(), ws.content_encoder(), ws.speaker_encoder()))
     timed("lm_pretrain", lambda: pretrain(ws))
+    timed("decoder_adapt", ws.anonymizer_codec)
     timed("teacher", ws.teacher)
     from .eval import EVAL_DIRS
 

@@ -203,20 +203,24 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     from .anonymize import anonymize_codes, load_parts, prompt_pools, prompt_tokens
 
     parts = load_parts(ws, lm_path, use_sep=False)
+    tokenizer_codec = ws.codec()
     ev = Evaluator(ws)
     pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
     trials = trials if trials is not None else held_out_trials(ws, n_utts)
     utts = [u for _, u in trials]
-    contents, codec_codes = trial_codes(ws, parts.codec, trials)
+    contents, codec_codes = trial_codes(ws, tokenizer_codec, trials)
     base = ws.cfg.inference
     refs = [u.text for u in utts]
-    out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay}
-    out["codec_resynthesis_WER"] = _decoded_wer(ev, parts.codec, codec_codes, contents, refs)
+    out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay,
+           "decoder_adapted": parts.codec is not tokenizer_codec}
+    out["codec_resynthesis_WER"] = _decoded_wer(ev, tokenizer_codec, codec_codes, contents, refs)
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
         cfg = replace(base, temperature=temperature)
         codes = anonymize_codes(parts, cfg, utts, contents, pools, ptoks, seed)
         out[f"{label}_WER"] = _decoded_wer(ev, parts.codec, codes, contents, refs)
         out[f"{label}_temperature"] = temperature
+        if out["decoder_adapted"]:     # the same codes through the tokenizer's own decoder: what adaptation gave
+            out[f"{label}_WER_tokenizer_decoder"] = _decoded_wer(ev, tokenizer_codec, codes, contents, refs)
         for k in stages:        # the same generated codes decoded from their first k residual stages only
             out[f"{label}_WER_first_{k}_stages"] = _decoded_wer(ev, parts.codec, codes, contents, refs, n_stages=k)
     return out
@@ -398,9 +402,10 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
 
 
 def cached_lm_report(ws, lm_path) -> dict:
-    """Teacher-forced report, free-running generation and the count-table baseline (cached by checkpoint)."""
+    """Teacher-forced report, free-running generation and the count-table baseline (cached by LM checkpoint
+    and anonymizer decoder)."""
     from .utils import cached_json
 
-    return cached_json(ws.cache / f"lm_report-{lm_path.stem}.json", lambda: {
+    return cached_json(ws.cache / f"lm_report-{lm_path.stem}-{ws.anonymizer_codec_key()}.json", lambda: {
         **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path),
         "count_table": count_table_report(ws)})

@@ -19,7 +19,7 @@ from .config import ScaleConfig, preset
 from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
 from .tokenizers import ContentEncoder, WorldCodec, world_features
-from .train_tokenizers import train_codec, train_content_encoder
+from .train_tokenizers import adapt_decoder, train_codec, train_content_encoder
 from .utils import atomic_write_text, config_hash, torch_threads
 
 # data dirs whose acoustic codes the LM needs (prompts and training targets)
@@ -180,6 +180,60 @@ class Workspace:
                 return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], self.cfg.speaker,
                                              path, desc="speaker encoder (anonymizer)")
         return load_speaker_encoder(path, self.cfg.speaker)
+
+    # -- the anonymizer's decoder --------------------------------------------------------------------------
+    def decoder_path(self) -> Path:
+        """The adapted decoder depends on the codec, the pretrained LM and how that LM is sampled."""
+        from .train import pretrain_path
+
+        inf = self.cfg.inference
+        return self.cache / f"decoder-{config_hash(self.cfg.decoder_adapt, self.codec_path().stem, pretrain_path(self).stem, inf.delay, inf.top_p)}.pt"
+
+    def anonymizer_codec_key(self) -> str:
+        """Names the weights ``anonymizer_codec`` loads (part of every anonymized output's cache key)."""
+        return self.decoder_path().stem if self.cfg.decoder_adapt.enabled else self.codec_path().stem
+
+    @functools.lru_cache(maxsize=None)
+    def anonymizer_codec(self) -> WorldCodec:
+        """The codec that decodes the LM's output: the tokenizer's codec with its decoder adapted to the
+        pretrained LM's free-running codes (cfg.decoder_adapt; the encoder is the tokenizer's, unchanged),
+        or the tokenizer's codec itself when adaptation is disabled."""
+        cfg = self.cfg.decoder_adapt
+        if not cfg.enabled:
+            return self.codec()
+        path = self.decoder_path()
+        state = load_checkpoint(path)
+        if state is None or state.get("step", 0) < cfg.steps:
+            with torch_threads(cfg.threads):
+                return self._adapt_decoder(path)
+        model = WorldCodec(self.codec_cfg)
+        model.load_state_dict(state["model"])
+        return model.eval()
+
+    def _adapt_decoder(self, path: Path) -> WorldCodec:
+        from dataclasses import replace
+
+        from .anonymize import self_prompted_codes
+        from .train import load_lm, pretrain
+        from .utils import stable_int
+
+        cfg = self.cfg.decoder_adapt
+        codes_path = path.with_name(path.stem + "-lm-codes.pt")      # generation is half the cost: kept apart
+        toks, pairs, d = self.tokens("train_pretrain"), self.frame_aligned("train_pretrain"), self.data("train_pretrain")
+        generated = load_checkpoint(codes_path)
+        if generated is None:
+            lm = load_lm(self, pretrain(self))
+            speaker_of = {u: d.utts[u].speaker for u in toks}
+            means = self.speaker_means("train_pretrain")
+            runs = [self_prompted_codes(lm, toks, speaker_of, means, replace(self.cfg.inference, temperature=t),
+                                        stable_int(cfg.seed, k), desc=f"LM codes {k + 1}/{len(cfg.temperatures)} (T={t})")
+                    for k, t in enumerate(cfg.temperatures)]
+            generated = {u: torch.stack([run[u] for run in runs], dim=1).short() for u in toks}
+            save_checkpoint(codes_path, generated)
+        utts = sorted(toks)
+        feats = [pairs[u][0][: len(toks[u]["content"])] for u in utts]
+        return adapt_decoder(self.codec(), feats, [toks[u]["content"].numpy() for u in utts],
+                             [generated[u].numpy() for u in utts], cfg, path)
 
     # -- tokens ------------------------------------------------------------------------------------------
     def tokens_key(self) -> str:

@@ -57,7 +57,8 @@ def system_hash(ws, spec: SystemSpec) -> str:
 
     ft = spec.finetune if spec.finetune.pairing != "none" else apply_overrides(
         spec.finetune, {"seed": spec.finetune.seed, "use_sep": False, "distill": "none"})
-    return config_hash(ft, spec.inference, ws.cfg.teacher, pretrain_path(ws).stem, ws.cfg.eval)
+    return config_hash(ft, spec.inference, ws.cfg.teacher, pretrain_path(ws).stem, ws.cfg.eval,
+                       ws.anonymizer_codec_key())
 
 
 def system_dir(ws, spec: SystemSpec) -> Path:

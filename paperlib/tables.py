@@ -111,9 +111,14 @@ def update_readme(scale: str = "mini") -> bool:
         cells = ", ".join(f"{m} {o[m]['value']:.1f} [{o[m]['ci_low']:.1f}, {o[m]['ci_high']:.1f}]"
                           for m in ("WER", "UAR", "Ang", "Hap", "Neu", "Sad", "EER-L", "EER-ext") if m in o)
         parts += [f"**Original (no anonymization)**: {cells}. Paper: WER 1.83, EER-L 5.16, UAR ~70.", ""]
-    for name in ("table1_methods.md", "table2_ablation.md", "table_prompts.md"):
+    for name in ("table1_methods.md", "table2_ablation.md"):
         if (figs / name).exists():
             parts += [(figs / name).read_text(), ""]
+    prompts = figs / "table_prompts.csv"
+    if prompts.exists():      # the full table is in figures/table_prompts.md; the README keeps one line
+        rows = pd.read_csv(prompts)
+        cells = "; ".join(f"{r.key.split('/')[-1]} {r.WER:.1f} / {r.UAR:.1f} / {r['EER-L']:.1f}" for _, r in rows.iterrows())
+        parts += [f"**Baseline prompt strategies** (WER / UAR / EER-L; `figures/table_prompts.md`): {cells}.", ""]
     report = figs / "tokenizer_report.json"
     if report.exists():
         r = json.loads(report.read_text())
@@ -137,16 +142,25 @@ def update_readme(scale: str = "mini") -> bool:
             g = r["generation"]
             line += (f" Free-running generation of {g['n_utts']} held-out libri trial utterances ({g['prompt']} "
                      f"prompt, d = {g['delay']}): WER {g['sampled_WER']:.1f} sampled (T = {g['sampled_temperature']}), "
-                     f"{g['greedy_WER']:.1f} greedy; codec resynthesis of the same utterances "
-                     f"{g['codec_resynthesis_WER']:.1f}.")
+                     f"{g['greedy_WER']:.1f} greedy")
+            if g.get("decoder_adapted"):
+                line += (f" with the decoder adapted to the LM's codes ({g['sampled_WER_tokenizer_decoder']:.1f} / "
+                         f"{g['greedy_WER_tokenizer_decoder']:.1f} through the tokenizer's own decoder)")
+            line += f"; codec resynthesis of the same utterances {g['codec_resynthesis_WER']:.1f}."
         if "count_table" in r:
             t = r["count_table"]["held_out"]
             line += (f" No-LM count-table baseline (most frequent training code given the aligned phone triple) on the "
                      f"same held-out trials: WER {t['WER']:.1f}, codebook-0 agreement {100 * t['accuracy'][0]:.1f}%.")
         parts += [line, ""]
-    bench = paths.benchmarks_dir(scale) / "latency.md"
-    if bench.exists():
-        parts += ["**Streaming latency / RTF** (1 CPU thread, `make bench`):", "", bench.read_text(), ""]
+    bench = paths.benchmarks_dir(scale) / "latency.json"
+    if bench.exists():        # one line here; the per-delay table is benchmarks/latency.md
+        b = json.loads(bench.read_text())
+        per = b["delays"]
+        parts += [f"**Streaming** (1 CPU thread, `make bench`, `benchmarks/latency.md`): first-packet latency at d = "
+                  + " / ".join(str(r["delay"]) for r in per) + ": " + " / ".join(f"{r['first_packet_ms']:.0f}" for r in per)
+                  + f" ms; RTF {min(r['rtf'] for r in per):.3f}-{max(r['rtf'] for r in per):.3f}; Exp7 / baseline RTF "
+                  f"{b['rtf_ratio_finetuned_over_baseline']} (whole chain), {b['lm_rtf_ratio_finetuned_over_baseline']} "
+                  f"(anonymizer network only).", ""]
     new = text[: text.index(begin) + len(begin)] + "\n" + "\n".join(parts) + "\n" + text[text.index(end):]
     from .utils import atomic_write_text
 

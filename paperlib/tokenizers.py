@@ -272,6 +272,9 @@ class GroupedFSQ(nn.Module):
         return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
 
 
+DECODER_PREFIXES = ("dec_in.", "dec.", "dec_out.", "content_to_decoder.")
+
+
 class WorldCodec(StreamingModule[NoState]):
     """WORLD features <-> 8 residual FSQ codes per frame, causal. ``with codec.streaming(batch):``, ``decode``
     takes the next frames only: each causal conv keeps the left context it needs."""
@@ -373,6 +376,15 @@ class WorldCodec(StreamingModule[NoState]):
             swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
             z = torch.where(swap[:, None, None], z[partner], z)
         return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        """The parameters that map the quantized latent (and content) to features: what decoder adaptation
+        trains (train_tokenizers.adapt_decoder)."""
+        return [p for name, p in self.named_parameters() if name.startswith(DECODER_PREFIXES)]
+
+    def decoder_loss(self, feats: Tensor, codes: Tensor, content: Tensor | None = None) -> Tensor:
+        """Normalised-feature MSE of features decoded from given (B, T, 8) codes (all stages)."""
+        return F.mse_loss(self._decode_latent(self.quantizer.decode(codes), content), self.normalize(feats))
 
     def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
         """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of

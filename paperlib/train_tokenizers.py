@@ -1,6 +1,7 @@
 """Training loops of the two tokenizers (acoustic codec, content encoder); resumable, seeded."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import CodecConfig, ContentConfig
+from .config import CodecConfig, ContentConfig, DecoderAdaptConfig
 from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, text_to_ids
 
 CROP_FRAMES = 64
@@ -21,13 +22,20 @@ def warmup_cosine_lr(base: float, step: int, total: int, warmup: int = 100) -> f
     return float(base * min(1.0, (step + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * step / total)))
 
 
+def _edge_crop(a: np.ndarray, start: int) -> np.ndarray:
+    """CROP_FRAMES frames of ``a`` (time on axis 0) from ``start``, edge-padded when shorter."""
+    crop = a[start:start + CROP_FRAMES]
+    return np.pad(crop, ((0, CROP_FRAMES - len(crop)),) + ((0, 0),) * (a.ndim - 1), mode="edge")
+
+
 def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: int,
-                 contents: list[np.ndarray] | None = None, speakers: list[str] | None = None
-                 ) -> tuple[list[int], np.ndarray, np.ndarray | None, np.ndarray | None]:
+                 contents: list[np.ndarray] | None = None, speakers: list[str] | None = None,
+                 aligned: list[np.ndarray] | None = None
+                 ) -> tuple[list[int], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """``batch`` random utterances, each cut to CROP_FRAMES frames at a random start (edge-padded when
     shorter): (utterance indices, (B, CROP_FRAMES, F) features, (B, CROP_FRAMES) frame-aligned contents,
-    partners). With ``speakers`` the batch is drawn in same-speaker pairs (2i, 2i + 1), and partners[j] is
-    the other sample of j's pair."""
+    partners, the same crops of any other frame-aligned arrays ``aligned``). With ``speakers`` the batch is
+    drawn in same-speaker pairs (2i, 2i + 1), and partners[j] is the other sample of j's pair."""
     if speakers is None:
         picks = rng.integers(0, len(features), batch)
         partners = None
@@ -42,17 +50,17 @@ def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: in
         picks = picks[:batch]
         partners = np.arange(len(picks)) ^ 1
         partners[partners >= len(picks)] = len(picks) - 1
-    idx, feats, conts = [], [], []
+    idx, feats, conts, extra = [], [], [], []
     for i in picks:
-        f = features[i]
-        start = rng.integers(0, max(1, len(f) - CROP_FRAMES))
-        crop = f[start:start + CROP_FRAMES]
-        pad = CROP_FRAMES - len(crop)
+        start = int(rng.integers(0, max(1, len(features[i]) - CROP_FRAMES)))
         idx.append(int(i))
-        feats.append(np.pad(crop, ((0, pad), (0, 0)), mode="edge"))
+        feats.append(_edge_crop(features[i], start))
         if contents is not None:
-            conts.append(np.pad(contents[i][start:start + CROP_FRAMES], (0, pad), mode="edge"))
-    return idx, np.stack(feats), np.stack(conts) if contents is not None else None, partners
+            conts.append(_edge_crop(contents[i], start))
+        if aligned is not None:
+            extra.append(_edge_crop(aligned[i], start))
+    return (idx, np.stack(feats), np.stack(conts) if contents is not None else None, partners,
+            np.stack(extra) if aligned is not None else None)
 
 
 def _resume(model, opt, ckpt_path: Path) -> int:
@@ -85,7 +93,7 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     codec.train()
     for s in tqdm(range(step, cfg.steps), desc="codec", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
-        _, batch, crop_contents, partners = random_crops(rng, features, cfg.batch,
+        _, batch, crop_contents, partners, _ = random_crops(rng, features, cfg.batch,
                                                          contents if cfg.content_conditioned else None,
                                                          speakers if swapping else None)
         for g in opt.param_groups:
@@ -98,6 +106,39 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
             save_checkpoint(ckpt_path, {"model": codec.state_dict(), "opt": opt.state_dict(), "step": s + 1,
                                         "config": asdict(cfg), "loss": loss.item()})
     return codec.eval()
+
+
+@torch.enable_grad()
+def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[np.ndarray],
+                  generated: list[np.ndarray], cfg: DecoderAdaptConfig, ckpt_path: Path,
+                  ckpt_every: int = 500) -> WorldCodec:
+    """A copy of ``codec`` whose decoder is finetuned to render ``features[i]`` (with ``contents[i]``) from
+    LM-generated codes: ``generated[i]`` is (T_i, K, n_codebooks), K free-running generations of utterance
+    i, frame-aligned with it; each training crop reads one of the K at random. Encoder and quantizer frozen."""
+    if not ([len(f) for f in features] == [len(c) for c in contents] == [len(g) for g in generated]):
+        raise ValueError("adapt_decoder: features, contents and generated codes must be frame-aligned per utterance")
+    torch.manual_seed(cfg.seed)
+    model = copy.deepcopy(codec)
+    params = model.decoder_parameters()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=cfg.lr)
+    step = _resume(model, opt, ckpt_path)
+    model.train()
+    for s in tqdm(range(step, cfg.steps), desc="decoder on LM codes", initial=step, total=cfg.steps):
+        rng = np.random.default_rng([cfg.seed, s])
+        _, feats, conts, _, codes = random_crops(rng, features, cfg.batch, contents, aligned=generated)
+        codes = codes[np.arange(len(codes)), :, rng.integers(0, codes.shape[2], len(codes))]   # (B, T, 8)
+        for g in opt.param_groups:
+            g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
+        loss = model.decoder_loss(torch.from_numpy(feats), torch.from_numpy(codes).long(), torch.from_numpy(conts).long())
+        opt.zero_grad(); loss.backward(); opt.step()
+        if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
+            save_checkpoint(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": s + 1,
+                                        "config": asdict(cfg), "loss": loss.item()})
+    return model.eval()
 
 
 @torch.enable_grad()

@@ -189,7 +189,7 @@ def test_same_speaker_pairs_and_code_swap():
 
     feats = [np.full((5, 3), i, dtype=np.float32) for i in range(6)]
     speakers = ["a", "a", "b", "b", "c", "c"]
-    idx, _, _, partners = random_crops(np.random.default_rng(0), feats, 6, speakers=speakers)
+    idx, _, _, partners, _ = random_crops(np.random.default_rng(0), feats, 6, speakers=speakers)
     assert [speakers[idx[j]] for j in partners] == [speakers[i] for i in idx]
     assert all(idx[j] != i for i, j in zip(idx, partners))
     cfg = apply_overrides(preset("smoke").codec, {"content_levels": [4, 4], "quantizer_dropout": 0.0,
@@ -259,3 +259,46 @@ def test_cache_keys_follow_the_recipe():
     assert config_hash(apply_overrides(train, {"threads": 1})) != config_hash(train)
     assert config_hash(apply_overrides(train, {"threads": 2})) == config_hash(train)
 
+
+
+def test_decoder_adaptation_trains_the_decoder_only_and_resumes(tmp_path):
+    """adapt_decoder finetunes a copy: every decoder weight moves, nothing else does (so the tokens, which
+    the encoder makes, stay valid), a finished checkpoint is loaded instead of retrained, and features,
+    contents and generated codes that are not frame-aligned are refused."""
+    import copy
+
+    import numpy as np
+
+    from paperlib.tokenizers import DECODER_PREFIXES, WorldCodec, feature_dim
+    from paperlib.train_tokenizers import adapt_decoder
+
+    cfg = apply_overrides(preset("smoke").codec, {"content_levels": [4, 4]})
+    torch.manual_seed(0)
+    codec = WorldCodec(cfg).eval()
+    before = copy.deepcopy(codec.state_dict())
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((20 + i, cfg.subframes * feature_dim(cfg))).astype(np.float32) for i in range(3)]
+    contents = [rng.integers(0, 16, 20 + i) for i in range(3)]
+    generated = [rng.integers(0, codec.codebook_size, (20 + i, 2, cfg.n_codebooks)) for i in range(3)]
+    dcfg = apply_overrides(preset("smoke").decoder_adapt, {"steps": 4, "lr": 1e-2})
+    adapted = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt", ckpt_every=2)
+    assert all(torch.equal(v, codec.state_dict()[k]) for k, v in before.items())      # the original is untouched
+    for name, p in adapted.named_parameters():
+        assert torch.equal(p, before[name]) != name.startswith(DECODER_PREFIXES), name
+    x, c = torch.from_numpy(feats[0])[None], torch.from_numpy(contents[0])[None]
+    assert torch.equal(adapted.encode(x, c), codec.encode(x, c))
+    again = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt")
+    assert all(torch.equal(v, adapted.state_dict()[k]) for k, v in again.state_dict().items())
+    with pytest.raises(ValueError, match="frame-aligned"):
+        adapt_decoder(codec, feats, [c[:-1] for c in contents], generated, dcfg, tmp_path / "other.pt")
+
+
+def test_anonymized_outputs_are_keyed_by_the_anonymizer_decoder(smoke_ws):
+    from paperlib.stages import Workspace
+    from paperlib.systems import load_system, system_hash
+
+    other = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"decoder_adapt": {"steps": 11}}))
+    off = Workspace("smoke", apply_overrides(smoke_ws.cfg, {"decoder_adapt": {"enabled": False}}))
+    keys = {system_hash(w, load_system(w, "table2/0_baseline")) for w in (smoke_ws, other, off)}
+    assert len(keys) == 3
+    assert off.anonymizer_codec() is off.codec() and off.anonymizer_codec_key() == off.codec_path().stem
