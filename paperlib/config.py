@@ -286,7 +286,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
                          ser_train_speakers=2, ser_train_utts_per_emotion=2, asr_train_speakers=1, asr_train_utts=2,
                          teacher_speakers=2, teacher_utts_per_emotion=2),
             "codec": dict(steps=30, hidden=64, layers=2, batch=4),
-            "decoder_adapt": dict(steps=10, batch=4, temperatures=[0.7]),
+            "decoder_adapt": dict(steps=10, batch=4),
             "content": dict(steps=30, hidden=64, layers=1, batch=4),
             "speaker": dict(channels=64, embedding_dim=32, epochs=2, batch=8),
             "lm": dict(d_model=64, n_layers=2, n_heads=2, fast_layers=1, fast_d_model=64, speaker_dim=32, emo_dim=16),
