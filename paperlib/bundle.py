@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from . import paths
 from .config import ContentConfig, CodecConfig, InferenceConfig, LMConfig, apply_overrides
+from .tokenizers import ENCODER_PREFIXES
 
 BUNDLE_FORMAT = 1
 SYSTEMS = {"frame-distill": "table1/3_frame-distill", "baseline": "table2/0_baseline"}
@@ -33,7 +34,7 @@ PROMPT_POOL = "vctk_pool"
 STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd")     # the others draw prompts from the training corpora
 # parameters only training uses (the codec's encoder: every prompt is already encoded in prompts.safetensors)
 TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_aux.", "phone_head."),
-                 "codec": ("enc_in.", "enc.", "enc_out.", "content_to_encoder."),
+                 "codec": ENCODER_PREFIXES,
                  "lm": ("semantic_head.",)}
 
 

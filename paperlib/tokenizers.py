@@ -272,6 +272,9 @@ class GroupedFSQ(nn.Module):
         return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
 
 
+# parameter-name prefixes of the two halves (the quantizer belongs to neither): decoder adaptation trains
+# the decoder's, the exported bundle drops the encoder's (prompts are shipped pre-encoded)
+ENCODER_PREFIXES = ("enc_in.", "enc.", "enc_out.", "content_to_encoder.")
 DECODER_PREFIXES = ("dec_in.", "dec.", "dec_out.", "content_to_decoder.")
 
 
@@ -369,12 +372,16 @@ class WorldCodec(StreamingModule[NoState]):
             n_active = torch.where(use_all, n_stages, k)
         if self.cfg.quantizer != "residual":
             z, _ = self.quantizer(self._latent(feats, content))
-            return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+            return self._reconstruction_loss(z, feats, content)
         parts, _ = self.quantizer.stages(self._latent(feats, content))
         z = sum(p * (k < n_active).to(feats.dtype)[:, None, None] for k, p in enumerate(parts))
         if partner is not None and self.cfg.code_swap_fraction > 0:
             swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
             z = torch.where(swap[:, None, None], z[partner], z)
+        return self._reconstruction_loss(z, feats, content)
+
+    def _reconstruction_loss(self, z: Tensor, feats: Tensor, content: Tensor | None) -> Tensor:
+        """Normalised-feature MSE of ``feats`` decoded from the quantized latent ``z`` (the codec's loss)."""
         return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
 
     def decoder_parameters(self) -> list[nn.Parameter]:
@@ -384,7 +391,7 @@ class WorldCodec(StreamingModule[NoState]):
 
     def decoder_loss(self, feats: Tensor, codes: Tensor, content: Tensor | None = None) -> Tensor:
         """Normalised-feature MSE of features decoded from given (B, T, 8) codes (all stages)."""
-        return F.mse_loss(self._decode_latent(self.quantizer.decode(codes), content), self.normalize(feats))
+        return self._reconstruction_loss(self.quantizer.decode(codes), feats, content)
 
     def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
         """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of
