@@ -20,9 +20,13 @@ system-deps:  ## Debian packages (TTS voices, chromium for the demo-page test); 
 
 $(STAMP): pyproject.toml
 	$(MAKE) system-deps
+	@# torch 2.9.1 from PyPI is a CUDA build: the venv takes ~8.5 GB; fail early with a clear message
+	@avail=$$(df -Pk $(CURDIR) | awk 'NR==2 {print int($$4 / 1048576)}'); [ -x $(PY) ] || [ $$avail -ge 10 ] || \
+	  { echo "make install: $(CURDIR) has $$avail GB free; the venv needs ~10 GB (torch's CUDA wheels)"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@# no wheel cache: on a fresh machine it would add ~3 GB of torch/nvidia wheels beside the venv
+	$(PY) -m pip install -q --no-cache-dir -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "import paperlib, torch, torchaudio, speechbrain, pyworld, faster_whisper, opensmile"
 	$(PY) -m ipykernel install --sys-prefix --name paperlib --display-name "paperlib (.venv)" >/dev/null
 	touch $(STAMP)
