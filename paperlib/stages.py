@@ -233,7 +233,7 @@ class Workspace:
         utts = sorted(toks)
         feats = [pairs[u][0][: len(toks[u]["content"])] for u in utts]
         return adapt_decoder(self.codec(), feats, [toks[u]["content"].numpy() for u in utts],
-                             [generated[u].numpy() for u in utts], cfg, path)
+                             [generated[u].numpy() for u in utts], cfg, path, speakers=[d.utts[u].speaker for u in utts])
 
     # -- tokens ------------------------------------------------------------------------------------------
     def tokens_key(self) -> str:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import CodecConfig, ContentConfig, DecoderAdaptConfig
 from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, text_to_ids
+from .utils import stable_int
 
 CROP_FRAMES = 64
 
@@ -109,15 +110,38 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
 
 
 @torch.enable_grad()
+def same_speaker_partner_codes(generated: list[np.ndarray], speakers: list[str], seed: int) -> list[np.ndarray]:
+    """For each utterance i, the generated codes of another utterance of the same speaker (drawn by seed),
+    repeated and cut to i's length: what a code-swapped training crop of decoder adaptation reads."""
+    by_speaker: dict[str, list[int]] = {}
+    for i, spk in enumerate(speakers):
+        by_speaker.setdefault(spk, []).append(i)
+    out = []
+    for i, spk in enumerate(speakers):
+        others = [j for j in by_speaker[spk] if j != i] or [i]
+        other = generated[others[stable_int(seed, "swap", i) % len(others)]]
+        out.append(np.concatenate([other] * (len(generated[i]) // len(other) + 1))[: len(generated[i])])
+    return out
+
+
 def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[np.ndarray],
                   generated: list[np.ndarray], cfg: DecoderAdaptConfig, ckpt_path: Path,
-                  ckpt_every: int = 500) -> WorldCodec:
+                  speakers: list[str] | None = None, ckpt_every: int = 500) -> WorldCodec:
     """A copy of ``codec`` whose decoder is finetuned to render ``features[i]`` (with ``contents[i]``) from
     LM-generated codes: ``generated[i]`` is (T_i, K, n_codebooks), K free-running generations of utterance
-    i, frame-aligned with it; each training crop reads one of the K at random. Encoder and quantizer frozen."""
+    i, frame-aligned with it; each training crop reads one of the K at random. A ``cfg.code_swap_fraction``
+    of the crops read the generated codes of another utterance of the same speaker (``speakers[i]`` names
+    i's) instead: against i's content and target, so the decoder learns to take what is said from the content
+    and the voice from the codes. Encoder and quantizer frozen."""
     if not ([len(f) for f in features] == [len(c) for c in contents] == [len(g) for g in generated]):
         raise ValueError("adapt_decoder: features, contents and generated codes must be frame-aligned per utterance")
+    if cfg.code_swap_fraction > 0 and (speakers is None or len(speakers) != len(features)):
+        raise ValueError("adapt_decoder: decoder_adapt.code_swap_fraction > 0 needs the speaker of every utterance")
     torch.manual_seed(cfg.seed)
+    n_own = generated[0].shape[1]
+    if cfg.code_swap_fraction > 0:     # own generations in slots [0, K), the partner's in [K, 2K)
+        generated = [np.concatenate([g, p], axis=1)
+                     for g, p in zip(generated, same_speaker_partner_codes(generated, speakers, cfg.seed))]
     model = copy.deepcopy(codec)
     params = model.decoder_parameters()
     for p in model.parameters():
@@ -130,7 +154,10 @@ def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[
     for s in tqdm(range(step, cfg.steps), desc="decoder on LM codes", initial=step, total=cfg.steps):
         rng = np.random.default_rng([cfg.seed, s])
         _, feats, conts, _, codes = random_crops(rng, features, cfg.batch, contents, aligned=generated)
-        codes = codes[np.arange(len(codes)), :, rng.integers(0, codes.shape[2], len(codes))]   # (B, T, 8)
+        slot = rng.integers(0, n_own, len(codes))
+        if cfg.code_swap_fraction > 0:
+            slot = slot + n_own * (rng.random(len(codes)) < cfg.code_swap_fraction)
+        codes = codes[np.arange(len(codes)), :, slot]                                            # (B, T, 8)
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         loss = model.decoder_loss(torch.from_numpy(feats), torch.from_numpy(codes).long(), torch.from_numpy(conts).long())

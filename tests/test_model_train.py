@@ -281,16 +281,37 @@ def test_decoder_adaptation_trains_the_decoder_only_and_resumes(tmp_path):
     contents = [rng.integers(0, 16, 20 + i) for i in range(3)]
     generated = [rng.integers(0, codec.codebook_size, (20 + i, 2, cfg.n_codebooks)) for i in range(3)]
     dcfg = apply_overrides(preset("smoke").decoder_adapt, {"steps": 4, "lr": 1e-2})
-    adapted = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt", ckpt_every=2)
+    speakers = ["a", "a", "b"]
+    adapted = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt", speakers, ckpt_every=2)
     assert all(torch.equal(v, codec.state_dict()[k]) for k, v in before.items())      # the original is untouched
     for name, p in adapted.named_parameters():
         assert torch.equal(p, before[name]) != name.startswith(DECODER_PREFIXES), name
     x, c = torch.from_numpy(feats[0])[None], torch.from_numpy(contents[0])[None]
     assert torch.equal(adapted.encode(x, c), codec.encode(x, c))
-    again = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt")
+    again = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt", speakers)
     assert all(torch.equal(v, adapted.state_dict()[k]) for k, v in again.state_dict().items())
     with pytest.raises(ValueError, match="frame-aligned"):
-        adapt_decoder(codec, feats, [c[:-1] for c in contents], generated, dcfg, tmp_path / "other.pt")
+        adapt_decoder(codec, feats, [c[:-1] for c in contents], generated, dcfg, tmp_path / "other.pt", speakers)
+    with pytest.raises(ValueError, match="speaker of every utterance"):
+        adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "other.pt")
+
+
+def test_code_swap_partners_are_another_utterance_of_the_same_speaker():
+    """Decoder adaptation's swapped crops read the codes of another utterance of the same speaker, cut or
+    repeated to the utterance's own length; a speaker with one utterance keeps its own."""
+    import numpy as np
+
+    from paperlib.train_tokenizers import same_speaker_partner_codes
+
+    generated = [np.full((n, 1, 2), i) for i, n in enumerate([5, 9, 3, 4])]
+    speakers = ["a", "a", "a", "b"]
+    partners = same_speaker_partner_codes(generated, speakers, seed=0)
+    assert [len(p) for p in partners] == [5, 9, 3, 4]
+    for i, p in enumerate(partners[:3]):
+        (source,) = np.unique(p)
+        assert source != i and speakers[source] == speakers[i]
+    assert np.array_equal(partners[3], generated[3])
+    assert np.array_equal(partners[1][:, 0, 0], np.resize(generated[int(partners[1][0, 0, 0])][:, 0, 0], 9))
 
 
 def test_anonymized_outputs_are_keyed_by_the_anonymizer_decoder(smoke_ws):
