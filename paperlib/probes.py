@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .eval import EVAL_DIRS, LIBRI_DIRS, Evaluator, corpus_wer
 from .tokenizers import MelFrontEnd, feature_dim, synthesize_features
+from .train_tokenizers import tile_frames
 from .utils import stable_int
 
 
@@ -244,12 +245,6 @@ def _tokens_with_phones(ws, name: str) -> dict[str, tuple[np.ndarray, np.ndarray
     return out
 
 
-def _tile_frames(x, n: int):
-    """An array or tensor repeated along its first axis and cut to n frames (another utterance fit to a length)."""
-    reps = -(-n // len(x))
-    return (np.concatenate([x] * reps) if isinstance(x, np.ndarray) else torch.cat([x] * reps))[:n]
-
-
 def _phone_context(phones: np.ndarray) -> np.ndarray:
     """(T,) centre phones -> (T, 3) (previous, current, next), silence past the ends."""
     padded = np.pad(phones, 1)
@@ -393,11 +388,11 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
         out[f"stages_{k}"] = _decoded_wer(ev, codec, codes, contents, refs, n_stages=k)
     shift = len(codes) // 2 + 1           # the other half of the list: other speaker, other sentence
     others = [(i + shift) % len(codes) for i in range(len(codes))]
-    swapped = [_tile_frames(codes[j], len(c)) for c, j in zip(contents, others)]
+    swapped = [tile_frames(codes[j], len(c)) for c, j in zip(contents, others)]
     out["other_utterance_codes"] = _decoded_wer(ev, codec, swapped, contents, refs)
     out["own_codes_f0"] = _f0_following(codec, codes, contents, feats)
     out["other_codes_f0_vs_code_source"] = _f0_following(codec, swapped, contents,
-                                                         [_tile_frames(feats[j], len(c)) for c, j in zip(contents, others)])
+                                                         [tile_frames(feats[j], len(c)) for c, j in zip(contents, others)])
     return out
 
 

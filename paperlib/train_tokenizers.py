@@ -110,6 +110,12 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
 
 
 @torch.enable_grad()
+def tile_frames(x, n: int):
+    """An array or tensor repeated along its first axis and cut to n frames (another utterance fit to a length)."""
+    reps = -(-n // len(x))
+    return (np.concatenate([x] * reps) if isinstance(x, np.ndarray) else torch.cat([x] * reps))[:n]
+
+
 def same_speaker_partner_codes(generated: list[np.ndarray], speakers: list[str], seed: int) -> list[np.ndarray]:
     """For each utterance i, the generated codes of another utterance of the same speaker (drawn by seed),
     repeated and cut to i's length: what a code-swapped training crop of decoder adaptation reads."""
@@ -120,7 +126,7 @@ def same_speaker_partner_codes(generated: list[np.ndarray], speakers: list[str],
     for i, spk in enumerate(speakers):
         others = [j for j in by_speaker[spk] if j != i] or [i]
         other = generated[others[stable_int(seed, "swap", i) % len(others)]]
-        out.append(np.concatenate([other] * (len(generated[i]) // len(other) + 1))[: len(generated[i])])
+        out.append(tile_frames(other, len(generated[i])))
     return out
 
 
