@@ -141,6 +141,8 @@ def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[
     and the voice from the codes. Encoder and quantizer frozen."""
     if not ([len(f) for f in features] == [len(c) for c in contents] == [len(g) for g in generated]):
         raise ValueError("adapt_decoder: features, contents and generated codes must be frame-aligned per utterance")
+    if not 0 <= cfg.code_swap_fraction <= 1:
+        raise ValueError(f"decoder_adapt.code_swap_fraction must be in [0, 1], got {cfg.code_swap_fraction}")
     if cfg.code_swap_fraction > 0 and (speakers is None or len(speakers) != len(features)):
         raise ValueError("adapt_decoder: decoder_adapt.code_swap_fraction > 0 needs the speaker of every utterance")
     torch.manual_seed(cfg.seed)

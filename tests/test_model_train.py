@@ -294,6 +294,9 @@ def test_decoder_adaptation_trains_the_decoder_only_and_resumes(tmp_path):
         adapt_decoder(codec, feats, [c[:-1] for c in contents], generated, dcfg, tmp_path / "other.pt", speakers)
     with pytest.raises(ValueError, match="speaker of every utterance"):
         adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"code_swap_fraction must be in \[0, 1\]"):
+        adapt_decoder(codec, feats, contents, generated, apply_overrides(dcfg, {"code_swap_fraction": 1.5}),
+                      tmp_path / "other.pt", speakers)
 
 
 def test_code_swap_partners_are_another_utterance_of_the_same_speaker():
