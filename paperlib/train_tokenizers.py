@@ -29,6 +29,14 @@ def _edge_crop(a: np.ndarray, start: int) -> np.ndarray:
     return np.pad(crop, ((0, CROP_FRAMES - len(crop)),) + ((0, 0),) * (a.ndim - 1), mode="edge")
 
 
+def same_speaker_others(speakers: list[str]) -> list[list[int]]:
+    """For each utterance i, the indices of the other utterances of its speaker ([i] when it has none)."""
+    by_speaker: dict[str, list[int]] = {}
+    for i, spk in enumerate(speakers):
+        by_speaker.setdefault(spk, []).append(i)
+    return [[j for j in by_speaker[spk] if j != i] or [i] for i, spk in enumerate(speakers)]
+
+
 def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: int,
                  contents: list[np.ndarray] | None = None, speakers: list[str] | None = None,
                  aligned: list[np.ndarray] | None = None
@@ -41,12 +49,10 @@ def random_crops(rng: np.random.Generator, features: list[np.ndarray], batch: in
         picks = rng.integers(0, len(features), batch)
         partners = None
     else:
-        by_speaker: dict[str, list[int]] = {}
-        for i, spk in enumerate(speakers):
-            by_speaker.setdefault(spk, []).append(i)
+        others = same_speaker_others(speakers)
         picks = []
         for i in rng.integers(0, len(features), (batch + 1) // 2):
-            pool = [j for j in by_speaker[speakers[i]] if j != i] or [int(i)]
+            pool = others[i]
             picks += [int(i), int(pool[rng.integers(len(pool))])]
         picks = picks[:batch]
         partners = np.arange(len(picks)) ^ 1
@@ -109,7 +115,6 @@ def train_codec(features: list[np.ndarray], cfg: CodecConfig, ckpt_path: Path, c
     return codec.eval()
 
 
-@torch.enable_grad()
 def tile_frames(x, n: int):
     """An array or tensor repeated along its first axis and cut to n frames (another utterance fit to a length)."""
     reps = -(-n // len(x))
@@ -119,17 +124,11 @@ def tile_frames(x, n: int):
 def same_speaker_partner_codes(generated: list[np.ndarray], speakers: list[str], seed: int) -> list[np.ndarray]:
     """For each utterance i, the generated codes of another utterance of the same speaker (drawn by seed),
     repeated and cut to i's length: what a code-swapped training crop of decoder adaptation reads."""
-    by_speaker: dict[str, list[int]] = {}
-    for i, spk in enumerate(speakers):
-        by_speaker.setdefault(spk, []).append(i)
-    out = []
-    for i, spk in enumerate(speakers):
-        others = [j for j in by_speaker[spk] if j != i] or [i]
-        other = generated[others[stable_int(seed, "swap", i) % len(others)]]
-        out.append(tile_frames(other, len(generated[i])))
-    return out
+    return [tile_frames(generated[pool[stable_int(seed, "swap", i) % len(pool)]], len(generated[i]))
+            for i, pool in enumerate(same_speaker_others(speakers))]
 
 
+@torch.enable_grad()
 def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[np.ndarray],
                   generated: list[np.ndarray], cfg: DecoderAdaptConfig, ckpt_path: Path,
                   speakers: list[str] | None = None, ckpt_every: int = 500) -> WorldCodec:

@@ -290,6 +290,9 @@ def test_decoder_adaptation_trains_the_decoder_only_and_resumes(tmp_path):
     assert torch.equal(adapted.encode(x, c), codec.encode(x, c))
     again = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "decoder.pt", speakers)
     assert all(torch.equal(v, adapted.state_dict()[k]) for k, v in again.state_dict().items())
+    with torch.no_grad():      # a builder may first be called from inference code
+        under_no_grad = adapt_decoder(codec, feats, contents, generated, dcfg, tmp_path / "no_grad.pt", speakers)
+    assert all(torch.equal(v, adapted.state_dict()[k]) for k, v in under_no_grad.state_dict().items())
     with pytest.raises(ValueError, match="frame-aligned"):
         adapt_decoder(codec, feats, [c[:-1] for c in contents], generated, dcfg, tmp_path / "other.pt", speakers)
     with pytest.raises(ValueError, match="speaker of every utterance"):
