@@ -277,7 +277,7 @@ def prompts_and_speakers(parts: AnonymizerParts, cfg: InferenceConfig, utts: lis
                          ptoks: dict[str, dict[str, Tensor]], seed: int) -> tuple[list[Prompt], Tensor]:
     """Each source utterance's prompt (``cfg.prompt_strategy``) and anonymized speaker vector (pseudo-speaker
     seeded per source speaker), as every anonymized system draws them."""
-    prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed)) for u in utts]
+    prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed, cfg.fixed_prompt)) for u in utts]
     speakers = torch.stack([anonymized_speaker(parts, p, cfg.anon_alpha, stable_int(seed, "pseudo", u.speaker))
                             for p, u in zip(prompts, utts)])
     return prompts, speakers
@@ -315,7 +315,8 @@ def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict
     """One 16 kHz waveform -> its anonymization (what the CLI writes). ``stream``: 48 ms chunks in, each output
     frame decoded to its 48 ms of audio as it comes (what a live system would play); otherwise whole-utterance
     generation and decoding. The prompt and the pseudo-speaker are drawn from ``seed`` and ``utt_id``."""
-    prompt = make_prompt(ptoks, prompt_for(cfg.prompt_strategy, Utterance(utt_id, "user", Path(utt_id)), pools, seed))
+    prompt = make_prompt(ptoks, prompt_for(cfg.prompt_strategy, Utterance(utt_id, "user", Path(utt_id)), pools, seed,
+                                          cfg.fixed_prompt))
     speaker = anonymized_speaker(parts, prompt, cfg.anon_alpha, seed)
     if stream:
         sa = StreamingAnonymizer(parts, prompt, speaker, cfg, seed)

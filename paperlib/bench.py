@@ -77,7 +77,8 @@ def run(scale: str, repeats: int = 5) -> dict:
     systems = {}
     for key in ("table2/0_baseline", "table2/7_exp7_aco"):
         parts, inf = system_parts(ws, key, 0)
-        prompt = make_prompt(prompt_tokens(ws), prompt_for(inf.prompt_strategy, utt, prompt_pools(ws), 0))
+        prompt = make_prompt(prompt_tokens(ws),
+                             prompt_for(inf.prompt_strategy, utt, prompt_pools(ws), 0, inf.fixed_prompt))
         systems[key] = (parts, prompt, anonymized_speaker(parts, prompt, inf.anon_alpha, 0), inf)
         results.setdefault("parameters", {})[key] = parts.lm.num_parameters()
     parts, prompt, speaker, inf = systems["table2/0_baseline"]

@@ -28,7 +28,7 @@ from . import paths
 from .config import ContentConfig, CodecConfig, InferenceConfig, LMConfig, apply_overrides
 from .tokenizers import ENCODER_PREFIXES
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 SYSTEMS = {"frame-distill": "table1/3_frame-distill", "baseline": "table2/0_baseline"}
 PROMPT_POOL = "vctk_pool"
 STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd")     # the others draw prompts from the training corpora
@@ -109,7 +109,7 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
     config = {"scale": ws.scale, "content": asdict(ws.cfg.content), "codec": asdict(ws.codec_cfg),
               "lm": asdict(lm_config(ws)), "systems": systems, "strategies": list(STRATEGIES),
               "prompt_utts": [{"utt_id": u, "speaker": pool.utts[u].speaker, "emotion": pool.utts[u].emotion,
-                               "gender": pool.utts[u].gender} for u in utts]}
+                               "gender": pool.utts[u].gender, "duration": pool.utts[u].duration} for u in utts]}
     (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     files = sorted(p.name for p in tmp.iterdir())
     manifest = {"format": BUNDLE_FORMAT, "scale": ws.scale, "git_commit": _git_commit(), "data_hash": ws.data_hash(),
@@ -176,8 +176,8 @@ class Bundle:
         """The prompt pools ``pairs.prompt_for`` draws from (the vctk pool; no audio)."""
         from .kaldi import DataDir, Utterance
 
-        utts = {u["utt_id"]: Utterance(u["utt_id"], u["speaker"], self.path, emotion=u["emotion"], gender=u["gender"])
-                for u in self.config["prompt_utts"]}
+        utts = {u["utt_id"]: Utterance(u["utt_id"], u["speaker"], self.path, emotion=u["emotion"], gender=u["gender"],
+                                       duration=u["duration"]) for u in self.config["prompt_utts"]}
         return {"vctk": DataDir(self.path, utts)}
 
 

@@ -226,6 +226,9 @@ class InferenceConfig:
     top_p: float = 0.7
     anon_alpha: float = 0.9         # g = a * mean(g_target) + (1 - a) * z
     prompt_strategy: str = "vctk-1fix"
+    # which utterance of the fixed speaker vctk-1fix prompts with: "longest" (the speaker's longest) or "first"
+    # (its first by id, what every result before 2026-12-04 used; docs/FINDINGS.md)
+    fixed_prompt: str = "longest"
 
 
 @dataclass

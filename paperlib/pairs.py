@@ -5,7 +5,8 @@ Finetuning (paper section "Supervised Finetuning"):
              same speaker so that about a quarter of the sources stay neutral (the CREMA-D balance)
     random   a random prompt of the same speaker, any emotion (Exp1 "FT-CREMA"; DESIGN.md section 1)
 Prompt strategies (target speakers for anonymization):
-    vctk-1fix       one fixed utterance of one fixed VCTK-like speaker for every source
+    vctk-1fix       one fixed utterance of one fixed VCTK-like speaker for every source: by default that
+                    speaker's longest utterance (``fixed="longest"``; ``"first"``: its first by id)
     vctk-1rnd       one random VCTK-like utterance (random speaker) per source utterance
     vctk-4rnd       four random utterances of one random VCTK-like speaker per source utterance
     cross-ds-4rnd   four random utterances of one random speaker from another corpus (the LibriTTS-like
@@ -56,13 +57,27 @@ def finetune_pairs(crema: DataDir, pairing: str, seed: int) -> list[Pair]:
     return pairs
 
 
-def prompt_for(strategy: str, source: Utterance, pools: dict[str, DataDir], seed: int) -> list[Utterance]:
-    """Target-speaker prompt utterances for one source utterance."""
+FIXED_PROMPTS = ("longest", "first")
+
+
+def prompt_for(strategy: str, source: Utterance, pools: dict[str, DataDir], seed: int,
+               fixed: str = "longest") -> list[Utterance]:
+    """Target-speaker prompt utterances for one source utterance. ``fixed``: which utterance of the fixed
+    speaker vctk-1fix uses. The LM continues its prompt's voice, so the longest one gives it the most of it:
+    the first of seed 0's speaker is 1.9 s and mostly unvoiced, and its continuations were whispered
+    (docs/FINDINGS.md)."""
     rng = random.Random(stable_int(seed, strategy, source.utt_id))
     if strategy == "vctk-1fix":
         vctk = pools["vctk"].by_speaker()
-        first = sorted(vctk)[seed % len(vctk)]
-        return [vctk[first][0]]
+        utts = vctk[sorted(vctk)[seed % len(vctk)]]
+        if fixed == "first":
+            return [utts[0]]
+        if fixed != "longest":
+            raise ValueError(f"unknown fixed prompt {fixed!r}; choose from {FIXED_PROMPTS}")
+        if not any(u.duration > 0 for u in utts):
+            raise ValueError(f"{pools['vctk'].path}: no durations for speaker {utts[0].speaker} (utt2dur missing?); "
+                             "vctk-1fix takes the speaker's longest utterance")
+        return [max(utts, key=lambda u: (u.duration, u.utt_id))]
     if strategy == "vctk-1rnd":
         return [rng.choice(sorted(pools["vctk"].utts.values(), key=lambda u: u.utt_id))]
     if strategy in ("vctk-4rnd", "cross-ds-4rnd", "crema-emo-4rnd"):

@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from .eval import EVAL_DIRS, LIBRI_DIRS, Evaluator, corpus_wer
 from .tokenizers import MelFrontEnd, feature_dim, synthesize_features
 from .train_tokenizers import tile_frames
-from .utils import stable_int
+from .utils import config_hash, stable_int
 
 
 def _mcd(a: np.ndarray, b: np.ndarray, n_mcep: int) -> float:
@@ -212,7 +212,7 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     contents, codec_codes = trial_codes(ws, tokenizer_codec, trials)
     base = ws.cfg.inference
     refs = [u.text for u in utts]
-    out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "delay": base.delay,
+    out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "fixed_prompt": base.fixed_prompt, "delay": base.delay,
            "decoder_adapted": parts.codec is not tokenizer_codec}
     out["codec_resynthesis_WER"] = _decoded_wer(ev, tokenizer_codec, codec_codes, contents, refs)
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
@@ -401,6 +401,7 @@ def cached_lm_report(ws, lm_path) -> dict:
     and anonymizer decoder)."""
     from .utils import cached_json
 
-    return cached_json(ws.cache / f"lm_report-{lm_path.stem}-{ws.anonymizer_codec_key()}.json", lambda: {
+    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), ws.cfg.inference)
+    return cached_json(ws.cache / f"lm_report-{key}.json", lambda: {
         **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path),
         "count_table": count_table_report(ws)})

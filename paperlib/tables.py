@@ -42,13 +42,13 @@ def _fmt(row: pd.Series, m: str) -> str:
 
 
 def render_markdown(df: pd.DataFrame, metrics: tuple[str, ...], title: str) -> str:
-    head = "| System | " + " | ".join(metrics) + " | paper (" + ", ".join(metrics) + ") |"
+    head = "| System | seeds | " + " | ".join(metrics) + " | paper (" + ", ".join(metrics) + ") |"
     lines = [f"**{title}** (ours: mean over seeds [95% bootstrap CI]; paper's numbers in the last column)", "",
-             head, "|" + "---|" * (len(metrics) + 2)]
+             head, "|" + "---|" * (len(metrics) + 3)]
     for _, row in df.iterrows():
         paper = ", ".join(f"{row[f'paper_{m}']:.2f}" if f"paper_{m}" in row and not pd.isna(row.get(f"paper_{m}"))
                           else "–" for m in metrics)
-        lines.append(f"| {row['system']} | " + " | ".join(_fmt(row, m) for m in metrics) + f" | {paper} |")
+        lines.append(f"| {row['system']} | {row['n_seeds']} | " + " | ".join(_fmt(row, m) for m in metrics) + f" | {paper} |")
     return "\n".join(lines) + "\n"
 
 
@@ -140,8 +140,9 @@ def update_readme(scale: str = "mini") -> bool:
                 f"held-out speakers and sentences (vctk_pool) {pct('vctk_pool')}.")
         if "generation" in r:
             g = r["generation"]
+            fixed = f", the fixed speaker's {g.get('fixed_prompt', 'first')} utterance" if g["prompt"] == "vctk-1fix" else ""
             line += (f" Free-running generation of {g['n_utts']} held-out libri trial utterances ({g['prompt']} "
-                     f"prompt, d = {g['delay']}): WER {g['sampled_WER']:.1f} sampled (T = {g['sampled_temperature']}), "
+                     f"prompt{fixed}, d = {g['delay']}): WER {g['sampled_WER']:.1f} sampled (T = {g['sampled_temperature']}), "
                      f"{g['greedy_WER']:.1f} greedy")
             if g.get("decoder_adapted"):
                 line += (f" with the decoder adapted to the LM's codes ({g['sampled_WER_tokenizer_decoder']:.1f} / "

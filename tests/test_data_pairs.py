@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 from collections import Counter
 from pathlib import Path
@@ -73,6 +74,16 @@ def test_prompt_strategies(smoke_data):
     sources = sorted(iem.utts.values(), key=lambda u: u.utt_id)
     fixed = {prompt_for("vctk-1fix", s, pools, 0)[0].utt_id for s in sources}
     assert len(fixed) == 1
+    # the fixed speaker's longest utterance by default, its first by id on request
+    speaker_utts = pools["vctk"].by_speaker()[pools["vctk"].speakers[0]]
+    assert fixed == {max(speaker_utts, key=lambda u: u.duration).utt_id}
+    assert prompt_for("vctk-1fix", sources[0], pools, 0, fixed="first") == [speaker_utts[0]]
+    with pytest.raises(ValueError, match="unknown fixed prompt"):
+        prompt_for("vctk-1fix", sources[0], pools, 0, fixed="shortest")
+    no_durations = {**pools, "vctk": dataclasses.replace(pools["vctk"], utts={
+        u: dataclasses.replace(utt, duration=0.0) for u, utt in pools["vctk"].utts.items()})}
+    with pytest.raises(ValueError, match="utt2dur missing"):
+        prompt_for("vctk-1fix", sources[0], no_durations, 0)
     for strategy in PROMPT_STRATEGIES:
         for s in sources[:4]:
             prompt = prompt_for(strategy, s, pools, 0)
