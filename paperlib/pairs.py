@@ -64,7 +64,7 @@ def prompt_for(strategy: str, source: Utterance, pools: dict[str, DataDir], seed
                fixed: str = "longest") -> list[Utterance]:
     """Target-speaker prompt utterances for one source utterance. ``fixed``: which utterance of the fixed
     speaker vctk-1fix uses. The LM continues its prompt's voice, so the longest one gives it the most of it:
-    the first of seed 0's speaker is 1.9 s and mostly unvoiced, and its continuations were whispered
+    the first of seed 0's speaker is 2.0 s and a quarter voiced, and its continuations were whispered
     (docs/FINDINGS.md)."""
     rng = random.Random(stable_int(seed, strategy, source.utt_id))
     if strategy == "vctk-1fix":
