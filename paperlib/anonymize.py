@@ -52,6 +52,12 @@ def make_prompt(tokens: dict[str, dict[str, Tensor]], utts: list[Utterance]) -> 
                   torch.stack([tokens[u.utt_id]["speaker"] for u in utts]).mean(0))
 
 
+def inference_prompt(cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]], pools: dict, source: Utterance,
+                     seed: int) -> Prompt:
+    """The prompt ``cfg`` chooses for one source utterance (its strategy and, for vctk-1fix, which utterance)."""
+    return make_prompt(ptoks, prompt_for(cfg.prompt_strategy, source, pools, seed, cfg.fixed_prompt))
+
+
 def anonymized_speaker(parts: AnonymizerParts, prompt: Prompt, alpha: float, seed: int) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
     z = parts.pseudo_mean + parts.pseudo_std * torch.randn(parts.pseudo_mean.shape, generator=gen)
@@ -277,7 +283,7 @@ def prompts_and_speakers(parts: AnonymizerParts, cfg: InferenceConfig, utts: lis
                          ptoks: dict[str, dict[str, Tensor]], seed: int) -> tuple[list[Prompt], Tensor]:
     """Each source utterance's prompt (``cfg.prompt_strategy``) and anonymized speaker vector (pseudo-speaker
     seeded per source speaker), as every anonymized system draws them."""
-    prompts = [make_prompt(ptoks, prompt_for(cfg.prompt_strategy, u, pools, seed, cfg.fixed_prompt)) for u in utts]
+    prompts = [inference_prompt(cfg, ptoks, pools, u, seed) for u in utts]
     speakers = torch.stack([anonymized_speaker(parts, p, cfg.anon_alpha, stable_int(seed, "pseudo", u.speaker))
                             for p, u in zip(prompts, utts)])
     return prompts, speakers
@@ -315,8 +321,7 @@ def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict
     """One 16 kHz waveform -> its anonymization (what the CLI writes). ``stream``: 48 ms chunks in, each output
     frame decoded to its 48 ms of audio as it comes (what a live system would play); otherwise whole-utterance
     generation and decoding. The prompt and the pseudo-speaker are drawn from ``seed`` and ``utt_id``."""
-    prompt = make_prompt(ptoks, prompt_for(cfg.prompt_strategy, Utterance(utt_id, "user", Path(utt_id)), pools, seed,
-                                          cfg.fixed_prompt))
+    prompt = inference_prompt(cfg, ptoks, pools, Utterance(utt_id, "user", Path(utt_id)), seed)
     speaker = anonymized_speaker(parts, prompt, cfg.anon_alpha, seed)
     if stream:
         sa = StreamingAnonymizer(parts, prompt, speaker, cfg, seed)

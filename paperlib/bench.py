@@ -60,9 +60,7 @@ def stream_once(parts, prompt, speaker, inf, wav: torch.Tensor, seed: int = 0) -
 
 
 def run(scale: str, repeats: int = 5) -> dict:
-    from .anonymize import anonymized_speaker, make_prompt, prompt_pools, prompt_tokens
-    from .kaldi import Utterance
-    from .pairs import prompt_for
+    from .anonymize import anonymized_speaker, inference_prompt, prompt_pools, prompt_tokens
     from .stages import Workspace
     from .systems import system_parts
 
@@ -77,8 +75,7 @@ def run(scale: str, repeats: int = 5) -> dict:
     systems = {}
     for key in ("table2/0_baseline", "table2/7_exp7_aco"):
         parts, inf = system_parts(ws, key, 0)
-        prompt = make_prompt(prompt_tokens(ws),
-                             prompt_for(inf.prompt_strategy, utt, prompt_pools(ws), 0, inf.fixed_prompt))
+        prompt = inference_prompt(inf, prompt_tokens(ws), prompt_pools(ws), utt, 0)
         systems[key] = (parts, prompt, anonymized_speaker(parts, prompt, inf.anon_alpha, 0), inf)
         results.setdefault("parameters", {})[key] = parts.lm.num_parameters()
     parts, prompt, speaker, inf = systems["table2/0_baseline"]

@@ -397,8 +397,8 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
 
 
 def cached_lm_report(ws, lm_path) -> dict:
-    """Teacher-forced report, free-running generation and the count-table baseline (cached by LM checkpoint
-    and anonymizer decoder)."""
+    """Teacher-forced report, free-running generation and the count-table baseline (cached by LM checkpoint,
+    anonymizer decoder and inference config: the prompt rule changes the generation)."""
     from .utils import cached_json
 
     key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), ws.cfg.inference)
