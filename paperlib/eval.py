@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from .audio import SAMPLE_RATE, AudioError, load_wav
-from .config import EMOTIONS
+from .config import EMOTIONS, apply_overrides
 from .kaldi import DataDir, read_data_dir
 from .utils import atomic_write_json, atomic_write_text, config_hash, stable_int, torch_threads
 
@@ -254,10 +254,15 @@ class Evaluator:
         return models
 
     # -- ASV ------------------------------------------------------------------------------------------
+    @property
+    def asv_cfg(self):
+        """The attackers' recipe: the speaker encoder's architecture, trained ``eval.asv_epochs`` epochs."""
+        return apply_overrides(self.ws.cfg.speaker, {"epochs": self.ws.cfg.eval.asv_epochs})
+
     def asv_lazy(self):
         from .speaker import load_speaker_encoder, train_speaker_encoder
 
-        cfg = self.ws.cfg.speaker
+        cfg = self.asv_cfg
         path = self.dir / f"asv-lazy-{config_hash(cfg)}.pt"
         d, wavs = self.ws.data("train_asv"), self.ws.wavs("train_asv")
         from .checkpoint import load_checkpoint
@@ -272,7 +277,7 @@ class Evaluator:
         from .checkpoint import load_checkpoint
         from .speaker import load_speaker_encoder, train_speaker_encoder
 
-        cfg = self.ws.cfg.speaker
+        cfg = self.asv_cfg
         anon = check_anonymized_dir(self.ws.data("train_asv"), anon_train_dir)
         path = anon_train_dir / f"asv-semi-{config_hash(cfg)}.pt"
         state = load_checkpoint(path)
