@@ -296,8 +296,8 @@ class WorldCodec(StreamingModule[CodecState]):
 
     ``decoder: split`` (CodecConfig) gives the codes two narrow roles by construction: the spectral envelope,
     voicing and aperiodicity (what is said) are decoded from the content tokens and the *causal mean* of the
-    code latent (who speaks), and the codes of each frame only add a correction to log-F0 and to the energy
-    coefficient (how it is said). Wrong codes from an LM then change the voice and the intonation, never the
+    code latent (who speaks), and the codes of each frame only add a correction to log-F0 (and, optionally,
+    energy: ``code_prosody``), the intonation. Wrong codes from an LM then change the voice and the intonation, never the
     phones. ``joint``: one decoder reads codes and content per frame (it follows codes that carry phonetics).
     """
 
@@ -324,10 +324,11 @@ class WorldCodec(StreamingModule[CodecState]):
             if not cfg.content_conditioned:
                 raise ValueError("codec.decoder: split needs codec.content_conditioned: its envelope is decoded "
                                  "from the content tokens")
-            fd = feature_dim(cfg)
-            # per subframe: log-F0 (column 0) and the energy cepstrum c0 (column 2, after voicing)
+            fd, column = feature_dim(cfg), {"lf0": 0, "energy": 2}    # energy: c0 of the envelope, after voicing
+            if not cfg.code_prosody or set(cfg.code_prosody) - set(column):
+                raise ValueError(f"codec.code_prosody must name one or more of {sorted(column)}, got {cfg.code_prosody!r}")
             self.register_buffer("prosody_columns", torch.tensor(
-                [s * fd + c for s in range(cfg.subframes) for c in (0, 2)]), persistent=False)
+                [s * fd + column[name] for s in range(cfg.subframes) for name in cfg.code_prosody]), persistent=False)
             self.pros_in = nn.Conv1d(cfg.latent_dim, cfg.prosody_hidden, 1)
             self.content_to_prosody = CausalConv(len(cfg.content_levels), cfg.prosody_hidden, 3)
             self.pros = ResStack(cfg.prosody_hidden, cfg.layers)

@@ -251,6 +251,8 @@ def test_split_decoder_takes_the_envelope_from_content_and_the_voice_from_the_co
     assert not torch.allclose(per_a[:, 7:, :, 3:], per_b[:, 7:, :, 3:])  # the envelope follows their mean
     with pytest.raises(ValueError, match="content_conditioned"):
         WorldCodec(apply_overrides(cfg, {"content_conditioned": False, "code_swap_fraction": 0.0}))
+    with pytest.raises(ValueError, match="code_prosody"):
+        WorldCodec(apply_overrides(cfg, {"code_prosody": ["pitch"]}))
 
 
 def test_content_encoder_trains_on_phone_labels(tmp_path):
