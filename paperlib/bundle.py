@@ -159,9 +159,7 @@ class Bundle:
         prompts = load_file(self.path / "prompts.safetensors")
         content = self._load(ContentEncoder(apply_overrides(ContentConfig(), self.config["content"])),
                              "content_encoder.safetensors", "content_encoder")
-        # bundles exported before codec.decoder existed have the joint decoder
-        codec_cfg = apply_overrides(CodecConfig(), {"decoder": "joint", **self.config["codec"]})
-        codec = self._load(WorldCodec(codec_cfg), "codec.safetensors", "codec")
+        codec = self._load(WorldCodec(apply_overrides(CodecConfig(), self.config["codec"])), "codec.safetensors", "codec")
         lm = self._load(CodecLM(apply_overrides(LMConfig(), self.config["lm"])), f"lm-{system}.safetensors", "lm")
         return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"]),
                 apply_overrides(InferenceConfig(), meta["inference"]))

@@ -38,7 +38,7 @@ from .align import PHONES, QUARTERS
 from .audio import SAMPLE_RATE
 from .config import CodecConfig, ContentConfig
 from .model import Transformer
-from .streaming import StreamingModule, StreamingState
+from .streaming import NoState, StreamingModule, StreamingState
 
 FRAME_SAMPLES = 768                    # one token frame = 48 ms at 16 kHz
 FRAME_MS = 1000 * FRAME_SAMPLES / SAMPLE_RATE
@@ -275,31 +275,12 @@ class GroupedFSQ(nn.Module):
 # parameter-name prefixes of the two halves (the quantizer belongs to neither): decoder adaptation trains
 # the decoder's, the exported bundle drops the encoder's (prompts are shipped pre-encoded)
 ENCODER_PREFIXES = ("enc_in.", "enc.", "enc_out.", "content_to_encoder.")
-DECODER_PREFIXES = ("dec_in.", "dec.", "dec_out.", "content_to_decoder.", "pros_in.", "pros.", "pros_out.",
-                    "content_to_prosody.")
+DECODER_PREFIXES = ("dec_in.", "dec.", "dec_out.", "content_to_decoder.")
 
 
-@dataclass
-class CodecState(StreamingState):
-    """Streaming state of a split-decoder codec: the running sum of the quantized latent and its frame count
-    (the decoder's timbre is their causal mean). The causal convolutions keep their own states."""
-    latent_sum: Tensor | None = None
-    frames: int = 0
-
-    def reset(self) -> None:
-        self.latent_sum, self.frames = None, 0
-
-
-class WorldCodec(StreamingModule[CodecState]):
+class WorldCodec(StreamingModule[NoState]):
     """WORLD features <-> 8 residual FSQ codes per frame, causal. ``with codec.streaming(batch):``, ``decode``
-    takes the next frames only: each causal conv keeps the left context it needs.
-
-    ``decoder: split`` (CodecConfig) gives the codes two narrow roles by construction: the spectral envelope,
-    voicing and aperiodicity (what is said) are decoded from the content tokens and the *causal mean* of the
-    code latent (who speaks), and the codes of each frame only add a correction to log-F0 (and, optionally,
-    energy: ``code_prosody``), the intonation. Wrong codes from an LM then change the voice and the intonation, never the
-    phones. ``joint``: one decoder reads codes and content per frame (it follows codes that carry phonetics).
-    """
+    takes the next frames only: each causal conv keeps the left context it needs."""
 
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
@@ -318,21 +299,6 @@ class WorldCodec(StreamingModule[CodecState]):
         self.dec_in = nn.Conv1d(cfg.latent_dim, cfg.hidden, 1)
         self.dec = ResStack(cfg.hidden, cfg.layers)
         self.dec_out = nn.Conv1d(cfg.hidden, dim_in, 1)
-        if cfg.decoder not in ("joint", "split"):
-            raise ValueError(f"codec.decoder must be 'joint' or 'split', got {cfg.decoder!r}")
-        if cfg.decoder == "split":
-            if not cfg.content_conditioned:
-                raise ValueError("codec.decoder: split needs codec.content_conditioned: its envelope is decoded "
-                                 "from the content tokens")
-            fd, column = feature_dim(cfg), {"lf0": 0, "energy": 2}    # energy: c0 of the envelope, after voicing
-            if not cfg.code_prosody or set(cfg.code_prosody) - set(column):
-                raise ValueError(f"codec.code_prosody must name one or more of {sorted(column)}, got {cfg.code_prosody!r}")
-            self.register_buffer("prosody_columns", torch.tensor(
-                [s * fd + column[name] for s in range(cfg.subframes) for name in cfg.code_prosody]), persistent=False)
-            self.pros_in = nn.Conv1d(cfg.latent_dim, cfg.prosody_hidden, 1)
-            self.content_to_prosody = CausalConv(len(cfg.content_levels), cfg.prosody_hidden, 3)
-            self.pros = ResStack(cfg.prosody_hidden, cfg.layers)
-            self.pros_out = nn.Conv1d(cfg.prosody_hidden, len(self.prosody_columns), 1)
         if cfg.code_swap_fraction > 0 and not cfg.content_conditioned:
             raise ValueError("codec.code_swap_fraction > 0 needs codec.content_conditioned: a decoder that reads codes "
                              "alone cannot render what is said from another utterance's codes")
@@ -343,8 +309,8 @@ class WorldCodec(StreamingModule[CodecState]):
             self.content_to_encoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
             self.content_to_decoder = CausalConv(len(cfg.content_levels), cfg.hidden, 3)
 
-    def _init_streaming_state(self, batch_size: int) -> CodecState:
-        return CodecState(batch_size)
+    def _init_streaming_state(self, batch_size: int) -> NoState:
+        return NoState(batch_size)
 
     @property
     def codebook_size(self) -> int:
@@ -370,29 +336,12 @@ class WorldCodec(StreamingModule[CodecState]):
             x = x + self.content_to_encoder(digits)
         return self.enc_out(self.enc(x)).transpose(1, 2)
 
-    def _causal_mean(self, z: Tensor) -> Tensor:
-        """(B, T, D) -> the mean of z over frames 0..t for every t (over the whole stream when streaming)."""
-        total, frames = z.cumsum(1), torch.arange(1, z.shape[1] + 1, dtype=z.dtype)
-        if self.is_streaming:
-            state = self.state
-            if state.latent_sum is not None:
-                total = total + state.latent_sum[:, None]
-            frames = frames + state.frames
-            state.latent_sum, state.frames = total[:, -1].detach(), state.frames + z.shape[1]
-        return total / frames[:, None]
-
     def _decode_latent(self, z: Tensor, content: Tensor | None = None) -> Tensor:
-        split = self.cfg.decoder == "split"
-        x = pointwise(self.dec_in, (self._causal_mean(z) if split else z).transpose(1, 2), self.is_streaming)
+        x = pointwise(self.dec_in, z.transpose(1, 2), self.is_streaming)
         digits = self._content(content, z.shape[1])
         if digits is not None:
             x = x + self.content_to_decoder(digits)
-        out = pointwise(self.dec_out, self.dec(x), self.is_streaming).transpose(1, 2)
-        if not split:
-            return out
-        p = pointwise(self.pros_in, z.transpose(1, 2), self.is_streaming) + self.content_to_prosody(digits)
-        correction = pointwise(self.pros_out, self.pros(p), self.is_streaming).transpose(1, 2)
-        return out.index_add(-1, self.prosody_columns, correction)
+        return pointwise(self.dec_out, self.dec(x), self.is_streaming).transpose(1, 2)
 
     def encode(self, feats: Tensor, content: Tensor | None = None) -> Tensor:
         """(B, T, F) raw features [+ (B, T) content tokens if content-conditioned] -> (B, T, 8) codes."""
