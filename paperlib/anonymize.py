@@ -113,21 +113,11 @@ def generate(lm: CodecLM, prompts: list[Prompt], sources: list[Tensor], speakers
             c_ids = torch.tensor([int(streams[i][0][streams[i][2] + d + j]) if streams[i][2] + d + j < len(streams[i][0])
                                   else pad_c for i in range(bsz)])
             h = _step(lm, c_ids, None, pos)
-            frame = lm.sample_frame(h, cfg.temperature, cfg.top_p, gens, _ras_history(outputs[:, :j, 0], cfg),
-                                    cfg.ras_ratio)
+            frame = lm.sample_frame(h, cfg.temperature, cfg.top_p, gens)
             outputs[:, j] = frame
             _step(lm, None, frame, pos + 1)
             pos = pos + 2
     return [outputs[i, : len(s)] for i, s in enumerate(sources)]
-
-
-def _ras_history(generated: Tensor, cfg: InferenceConfig) -> Tensor | None:
-    """(B, t) codebook 0 of the frames generated so far -> the last ``cfg.ras_window`` of them, -1 where
-    there are fewer (None when repetition-aware sampling is off)."""
-    if cfg.ras_window <= 0:
-        return None
-    recent = generated[:, -cfg.ras_window:]
-    return torch.cat([recent.new_full((recent.shape[0], cfg.ras_window - recent.shape[1]), -1), recent], dim=1)
 
 
 def _step(lm: CodecLM, content: Tensor | None, frame: Tensor | None, pos: Tensor) -> Tensor:
@@ -190,7 +180,6 @@ class StreamingAnonymizer:
         self.pending_frame: Tensor | None = None     # the last frame, not yet fed to the Slow AR
         self.source_tokens: list[int] = []
         self.gen = torch.Generator().manual_seed(self.seed)
-        self.generated_cb0: list[int] = []           # codebook 0 of the generated frames (repetition-aware sampling)
 
     def _advance(self, content_id: int) -> Tensor | None:
         """Content slot C_t (together with the pending acoustic slot A_{t-1}), then frame t - d."""
@@ -207,11 +196,8 @@ class StreamingAnonymizer:
         elif a_idx < self.source_start:
             frame = self.known_acoustic[a_idx][None]
         else:
-            recent = self.generated_cb0[len(self.generated_cb0) - self.cfg.ras_window:] if self.cfg.ras_window > 0 else []
-            history = _ras_history(torch.tensor(recent, dtype=torch.long)[None], self.cfg)
-            frame = lm.sample_frame(h, self.cfg.temperature, self.cfg.top_p, [self.gen], history, self.cfg.ras_ratio)
+            frame = lm.sample_frame(h, self.cfg.temperature, self.cfg.top_p, [self.gen])
             out = frame[0]
-            self.generated_cb0.append(int(out[0]))
         self.pending_frame = frame       # its A slot goes in with the next content token
         self.pos += 2
         self.t += 1

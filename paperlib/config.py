@@ -229,12 +229,6 @@ class InferenceConfig:
     # which utterance of the fixed speaker vctk-1fix prompts with: "longest" (the speaker's longest) or "first"
     # (its first by id, what every result before 2026-12-04 used; docs/FINDINGS.md)
     fixed_prompt: str = "longest"
-    # repetition-aware sampling of codebook 0 (VALL-E 2; CosyVoice's ras_sampling, whose window 10 and ratio
-    # 0.1 these are): a nucleus draw that already occurs >= ratio x window times among the last ``ras_window``
-    # generated frames is redrawn from the full distribution. 0 = off. Free-running, the LM otherwise loops
-    # on two codebook-0 codes (docs/FINDINGS.md)
-    ras_window: int = field(default=0, metadata=HASH_ONLY_IF_CHANGED)
-    ras_ratio: float = field(default=0.1, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass

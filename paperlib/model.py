@@ -365,33 +365,23 @@ class CodecLM(nn.Module):
 
     # -- sampling ------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def sample_frame(self, h: Tensor, temperature: float, top_p: float, generators: list[torch.Generator],
-                     history: Tensor | None = None, ras_ratio: float = 0.1) -> Tensor:
+    def sample_frame(self, h: Tensor, temperature: float, top_p: float, generators: list[torch.Generator]) -> Tensor:
         """Fast AR with its own KV cache over the 8 codebooks: (B, d) -> (B, 8) codes.
 
         Each sample draws its uniforms from its own generator, so a sample's tokens do not depend on
-        what else is in the batch (offline batched generation == streaming batch-1 generation).
-        ``history`` (B, W): codebook 0 of the last W generated frames (-1 where there are fewer), for
-        repetition-aware sampling (InferenceConfig.ras_window): a codebook-0 draw found >= ras_ratio x W times
-        in it is redrawn from the full distribution at temperature 1."""
+        what else is in the batch (offline batched generation == streaming batch-1 generation)."""
         bsz = h.shape[0]
         base = self.fast_in(h)
         codes = []
         # each sample's uniforms for the whole frame in one draw (for 8 codebooks the same numbers as one draw
-        # per codebook, checked on 2000 seeds: CPU generators fill short tensors one number at a time); one
-        # more for the repetition-aware redraw, only when it is on
-        ras = history is not None and temperature > 0
-        uniforms = torch.stack([torch.rand(self.cfg.n_codebooks + ras, generator=g) for g in generators], dim=1)
+        # per codebook, checked on 2000 seeds: CPU generators fill short tensors one number at a time)
+        uniforms = torch.stack([torch.rand(self.cfg.n_codebooks, generator=g) for g in generators], dim=1)
         with self.fast.streaming(bsz):
             x = base + self.fast_pos[0]
             # submodules' forward called directly: 8 sequential one-token steps per frame are call-overhead bound
             for k in range(self.cfg.n_codebooks):
                 y = self.fast.forward(x[:, None, :])[:, 0]
-                logits = self.fast_heads[k].forward(y)
-                code = sample_top_p(logits, temperature, top_p, uniforms[k])
-                if k == 0 and ras:
-                    repeated = (history == code[:, None]).sum(1) >= ras_ratio * history.shape[1]
-                    code = torch.where(repeated, sample_top_p(logits, 1.0, 1.0, uniforms[-1]), code)
+                code = sample_top_p(self.fast_heads[k].forward(y), temperature, top_p, uniforms[k])
                 codes.append(code)
                 if k + 1 < self.cfg.n_codebooks:
                     x = base + self.fast_code_emb[k].forward(code) + self.fast_pos[k + 1]
