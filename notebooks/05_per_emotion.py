@@ -29,7 +29,7 @@ from paperlib import paths
 from paperlib.analysis import prosody_table
 from paperlib.figures import EMOTION_COLUMNS, load_json, load_table, save_figure, setup_style
 from paperlib.stages import Workspace
-from paperlib.systems import load_system, system_dir
+from paperlib.systems import load_system, results_dir, system_dir
 from paperlib.utils import atomic_write_text
 
 setup_style()
@@ -56,7 +56,7 @@ save_figure(fig, "fig_per_emotion_recall", scale)
 
 # %%
 def system_results(key):
-    out = system_dir(ws, load_system(ws, key, seed))
+    out = results_dir(ws, load_system(ws, key, seed))
     for name in ("results.json", "results_no_eer_s.json"):
         if (out / name).exists():
             return json.loads((out / name).read_text())

@@ -239,8 +239,8 @@ class EvalConfig:
     ser_c: float = 1.0
     # epochs of the ECAPA attackers (EER-L and EER-S, one recipe as in the VPC) over train_asv. 5, the speaker
     # encoder's (sized for its 1,800 pretraining utterances), are 40 steps on train_asv's 256: the Original
-    # row's EER-L is 13.9. 20 epochs measured 7.3 and 7.5 (docs/FINDINGS.md); adopting them means
-    # re-evaluating every system, not yet done, so the committed tables use 5
+    # row's EER-L is 13.9. 20 epochs measured 7.3 and 7.5 (docs/FINDINGS.md); adopting them re-scores every
+    # system's cached speech (paperlib.systems.results_dir), not yet done, so the committed tables use 5
     asv_epochs: int = 5
     seed: int = 0
 

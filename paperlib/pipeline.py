@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 from . import paths
-from .utils import atomic_write_json, atomic_write_text
+from .utils import atomic_write_json, atomic_write_text, config_hash
 
 
 def original_results(ws) -> dict:
     from .eval import Evaluator
 
-    out = ws.cache / "systems" / "original"
+    out = ws.cache / "systems" / f"original-{config_hash(ws.cfg.eval)}"     # scored by this evaluation recipe
     path = out / "results.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -64,7 +64,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     """``keys`` limits which rows get the extra ``seeds`` (the others keep what is cached, seed 0 first).
     ``eer_s`` / ``keys`` default to the scale's ``pipeline_eer_s`` / ``pipeline_extra_seed_tables``."""
     from .stages import Workspace
-    from .systems import list_systems, load_system, run_system, system_dir, system_hash
+    from .systems import list_systems, load_system, results_dir, run_system, system_hash
     from .tables import aggregate, write_table
     from .train import pretrain
 
@@ -114,7 +114,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     start = time.time()
     results_name = "results.json" if eer_s else "results_no_eer_s.json"
     todo = [(key, seed) for key, seed in jobs.values()            # cached systems: no worker processes at all
-            if not (system_dir(ws, load_system(ws, key, seed)) / results_name).exists()]
+            if not (results_dir(ws, load_system(ws, key, seed)) / results_name).exists()]
     if todo and not tables_only:
         _run_parallel(scale, todo, eer_s, workers)
     done = set()
@@ -122,7 +122,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
         for seed in seeds:
             for key in list_systems(table):
                 spec = load_system(ws, key, seed)
-                if (system_dir(ws, spec) / results_name).exists():
+                if (results_dir(ws, spec) / results_name).exists():
                     done.add((key, seed))
     timings["systems"] = round(time.time() - start, 1)
     all_results = []

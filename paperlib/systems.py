@@ -1,8 +1,9 @@
 """Table rows as systems: one YAML override per row (configs/table1, configs/table2, configs/prompts).
 
 A system = FinetuneConfig overrides (which model) + InferenceConfig overrides (which prompt strategy).
-Results are cached under cache/<scale>/systems/<hash>/ by a hash of everything they depend on, so rows
-that are the same system (Table 1 "frame-distill" and Table 2 "Exp7") are computed once.
+Anonymized speech is cached under cache/<scale>/systems/<hash>/anon by a hash of everything it depends on, so
+rows that are the same system (Table 1 "frame-distill" and Table 2 "Exp7") are computed once; its scores live
+beside it in eval-<hash of the evaluation recipe>/, so that changing the evaluator re-scores cached speech.
 """
 from __future__ import annotations
 
@@ -57,12 +58,17 @@ def system_hash(ws, spec: SystemSpec) -> str:
 
     ft = spec.finetune if spec.finetune.pairing != "none" else apply_overrides(
         spec.finetune, {"seed": spec.finetune.seed, "use_sep": False, "distill": "none"})
-    return config_hash(ft, spec.inference, ws.cfg.teacher, pretrain_path(ws).stem, ws.cfg.eval,
-                       ws.anonymizer_codec_key())
+    return config_hash(ft, spec.inference, ws.cfg.teacher, pretrain_path(ws).stem, ws.anonymizer_codec_key())
 
 
 def system_dir(ws, spec: SystemSpec) -> Path:
+    """The system's anonymized speech (anon/) and the CPU time it took (timing.json)."""
     return ws.cache / "systems" / system_hash(ws, spec)
+
+
+def results_dir(ws, spec: SystemSpec) -> Path:
+    """The system's scores under the evaluation recipe in use (results.json, results_no_eer_s.json, eval/)."""
+    return system_dir(ws, spec) / f"eval-{config_hash(ws.cfg.eval)}"
 
 
 def system_parts(ws, key: str, seed: int):
@@ -84,9 +90,9 @@ def run_system(ws, key: str, seed: int, eer_s: bool = True, keep_audio: bool = T
     from .utils import atomic_write_json
 
     spec = load_system(ws, key, seed)
-    out = system_dir(ws, spec)
-    results_path = out / ("results.json" if eer_s else "results_no_eer_s.json")
-    without_eer_s = out / "results_no_eer_s.json"
+    out, scores = system_dir(ws, spec), results_dir(ws, spec)
+    results_path = scores / ("results.json" if eer_s else "results_no_eer_s.json")
+    without_eer_s = scores / "results_no_eer_s.json"
     if not results_path.exists() and eer_s and without_eer_s.exists() and (out / "anon").is_dir():
         # the other metrics are cached: add the semi-informed attacker only (anonymize train_asv, retrain ASV)
         t0 = time.time()
@@ -102,16 +108,25 @@ def run_system(ws, key: str, seed: int, eer_s: bool = True, keep_audio: bool = T
     if results_path.exists():
         result = json.loads(results_path.read_text())
     else:
+        # anonymization is resumable and skips finished files: with the speech cached (another evaluation
+        # recipe scored it before) this is a re-score, and the time the speech took when made is read back
+        timing_path = out / "timing.json"
+        timing = json.loads(timing_path.read_text()) if timing_path.exists() else {"anonymize": {}}
+        dirs = EVAL_DIRS + (("train_asv",) if eer_s else ())
         t0 = time.time()
         parts, inf = system_parts(ws, key, seed)
-        t1 = time.time()
-        for name in EVAL_DIRS + (("train_asv",) if eer_s else ()):
+        timing.setdefault("finetune", round(time.time() - t0, 1))
+        for name in dirs:
+            t1 = time.time()
             anonymize_dir(ws, parts, inf, name, out / "anon" / name, seed, desc=f"{spec.label} s{seed}: {name}")
+            timing["anonymize"].setdefault(name, round(time.time() - t1, 1))
+        atomic_write_json(timing_path, timing)
         t2 = time.time()
         ev = Evaluator(ws)
-        result = ev.evaluate(out / "anon", spec.label, out / "eval", out / "anon" / "train_asv" if eer_s else None,
+        result = ev.evaluate(out / "anon", spec.label, scores / "eval", out / "anon" / "train_asv" if eer_s else None,
                              seed=seed)
-        result["timing_s"] = {"finetune": round(t1 - t0, 1), "anonymize": round(t2 - t1, 1),
+        result["timing_s"] = {"finetune": timing["finetune"],
+                              "anonymize": round(sum(timing["anonymize"][n] for n in dirs), 1),
                               "evaluate": round(time.time() - t2, 1)}
         atomic_write_json(results_path, result)
         if not keep_audio:

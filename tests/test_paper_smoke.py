@@ -41,15 +41,16 @@ def test_eer_s_added_to_cached_results_equals_full_run(smoke_paper):
     import torch
 
     from paperlib.stages import Workspace
-    from paperlib.systems import load_system, run_system, system_dir
+    from paperlib.systems import load_system, results_dir, run_system, system_dir
 
     ws = Workspace("smoke")
     key = "table2/7_exp7_aco"
-    out = system_dir(ws, load_system(ws, key, 0))
-    full = json.loads((out / "results.json").read_text())
+    spec = load_system(ws, key, 0)
+    out, scores = system_dir(ws, spec), results_dir(ws, spec)
+    full = json.loads((scores / "results.json").read_text())
     partial = {k: v for k, v in full.items() if k != "EER-S"}
-    (out / "results_no_eer_s.json").write_text(json.dumps(partial))
-    (out / "results.json").unlink()
+    (scores / "results_no_eer_s.json").write_text(json.dumps(partial))
+    (scores / "results.json").unlink()
     shutil.rmtree(out / "anon" / "train_asv")           # anonymized training speech + its attacker
     threads = torch.get_num_threads()
     torch.set_num_threads(1)                            # as the pipeline's workers ran it
@@ -62,6 +63,32 @@ def test_eer_s_added_to_cached_results_equals_full_run(smoke_paper):
     assert added["EER-S"]["ci_low"] == pytest.approx(full["EER-S"]["ci_low"], abs=1e-6)
     assert added["WER"] == full["WER"] and added["UAR"] == full["UAR"]
     assert "eer_s" in added["timing_s"]
+
+
+def test_evaluator_change_rescores_cached_speech(smoke_paper):
+    """Another evaluation recipe scores the cached anonymized speech again (new results, same audio) instead of
+    anonymizing it again; the anonymization time is carried over from when it was made."""
+    from paperlib.config import apply_overrides
+    from paperlib.eval import EVAL_DIRS
+    from paperlib.stages import Workspace
+    from paperlib.systems import load_system, results_dir, run_system, system_dir
+
+    ws = Workspace("smoke")
+    other = Workspace("smoke", apply_overrides(ws.cfg, {"eval": {"bootstrap": ws.cfg.eval.bootstrap + 20}}))
+    key = "table2/0_baseline"
+    spec, other_spec = load_system(ws, key, 0), load_system(other, key, 0)
+    assert system_dir(ws, spec) == system_dir(other, other_spec)
+    assert results_dir(ws, spec) != results_dir(other, other_spec)
+    wavs = sorted((system_dir(ws, spec) / "anon" / "IEMOCAP_test" / "wav").glob("*.wav"))
+    stamps = [w.stat().st_mtime_ns for w in wavs]
+    full = json.loads((results_dir(ws, spec) / "results.json").read_text())
+    rescored = run_system(other, key, 0, eer_s=False)
+    assert [w.stat().st_mtime_ns for w in wavs] == stamps
+    assert rescored["WER"]["value"] == pytest.approx(full["WER"]["value"])      # bootstrap changes CIs only
+    made = json.loads((system_dir(ws, spec) / "timing.json").read_text())["anonymize"]
+    assert sum(made[n] for n in EVAL_DIRS) > 0
+    assert rescored["timing_s"]["anonymize"] == pytest.approx(sum(made[n] for n in EVAL_DIRS), abs=0.11)
+    assert (results_dir(other, other_spec) / "results_no_eer_s.json").exists()
 
 
 def test_lm_report_and_code_statistics(smoke_paper):
