@@ -229,6 +229,10 @@ class InferenceConfig:
     # which utterance of the fixed speaker vctk-1fix prompts with: "longest" (the speaker's longest) or "first"
     # (its first by id, what every result before 2026-12-04 used; docs/FINDINGS.md)
     fixed_prompt: str = "longest"
+    # vctk-1fix's target voices, best first: seed s prompts with fixed_speakers[s % n]; empty = the pool's
+    # speakers sorted by id. `python -m paperlib.probes target-voices` ranks them by the anonymizer's WER on
+    # the pool's own utterances (no evaluation data); docs/FINDINGS.md has what the ranking gave
+    fixed_speakers: tuple[str, ...] = field(default=(), metadata={"hash_only_if_changed": True})
 
 
 @dataclass

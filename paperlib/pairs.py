@@ -6,7 +6,9 @@ Finetuning (paper section "Supervised Finetuning"):
     random   a random prompt of the same speaker, any emotion (Exp1 "FT-CREMA"; DESIGN.md section 1)
 Prompt strategies (target speakers for anonymization):
     vctk-1fix       one fixed utterance of one fixed VCTK-like speaker for every source: by default that
-                    speaker's longest utterance (``fixed="longest"``; ``"first"``: its first by id)
+                    speaker's longest utterance (``fixed="longest"``; ``"first"``: its first by id). Seed s
+                    takes speaker s of ``fixed_speakers`` (a ranking, e.g. ``probes.target_voice_report``'s),
+                    or of the pool's speakers sorted by id when it is empty
     vctk-1rnd       one random VCTK-like utterance (random speaker) per source utterance
     vctk-4rnd       four random utterances of one random VCTK-like speaker per source utterance
     cross-ds-4rnd   four random utterances of one random speaker from another corpus (the LibriTTS-like
@@ -61,7 +63,7 @@ FIXED_PROMPTS = ("longest", "first")
 
 
 def prompt_for(strategy: str, source: Utterance, pools: dict[str, DataDir], seed: int,
-               fixed: str = "longest") -> list[Utterance]:
+               fixed: str = "longest", fixed_speakers: tuple[str, ...] = ()) -> list[Utterance]:
     """Target-speaker prompt utterances for one source utterance. ``fixed``: which utterance of the fixed
     speaker vctk-1fix uses. The LM continues its prompt's voice, so the longest one gives it the most of it:
     the first of seed 0's speaker is 2.0 s and a quarter voiced, and its continuations were whispered
@@ -69,7 +71,12 @@ def prompt_for(strategy: str, source: Utterance, pools: dict[str, DataDir], seed
     rng = random.Random(stable_int(seed, strategy, source.utt_id))
     if strategy == "vctk-1fix":
         vctk = pools["vctk"].by_speaker()
-        utts = vctk[sorted(vctk)[seed % len(vctk)]]
+        unknown = [spk for spk in fixed_speakers if spk not in vctk]
+        if unknown:
+            raise ValueError(f"{pools['vctk'].path}: inference.fixed_speakers names speakers the pool does not have: "
+                             f"{', '.join(unknown)}")
+        order = list(fixed_speakers) or sorted(vctk)
+        utts = vctk[order[seed % len(order)]]
         if fixed == "first":
             return [utts[0]]
         if fixed != "longest":

@@ -405,3 +405,69 @@ def cached_lm_report(ws, lm_path) -> dict:
     return cached_json(ws.cache / f"lm_report-{key}.json", lambda: {
         **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path),
         "count_table": count_table_report(ws)})
+
+
+@torch.no_grad()
+def target_voice_report(ws, lm_path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """Rank vctk-1fix's candidate target voices by how intelligible the anonymizer makes speech in them, on the
+    prompt pool itself (no evaluation data): every other pool speaker's utterances anonymized with the
+    candidate as the fixed speaker, transcribed, WER against their text, averaged over sampling ``seeds`` (one
+    seed's WER on the ~40 pool utterances moves by up to 8 points). The ranking (best first) is what
+    ``inference.fixed_speakers`` takes."""
+    from dataclasses import replace
+
+    from .anonymize import anonymize_codes, load_parts, prompt_pools, prompt_tokens
+
+    parts = load_parts(ws, lm_path, use_sep=False)
+    ev = Evaluator(ws)
+    pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
+    by_speaker = pools["vctk"].by_speaker()
+    wer, per_seed = {}, {}
+    for spk in sorted(by_speaker):
+        cfg = replace(ws.cfg.inference, prompt_strategy="vctk-1fix", fixed_speakers=(spk,))
+        sources = [u for other, utts in sorted(by_speaker.items()) if other != spk for u in utts]
+        contents = [ptoks[u.utt_id]["content"].long() for u in sources]
+        refs = [u.text for u in sources]
+        per_seed[spk] = [round(_decoded_wer(ev, parts.codec, anonymize_codes(parts, cfg, sources, contents, pools,
+                                                                             ptoks, seed), contents, refs), 2)
+                         for seed in seeds]
+        wer[spk] = round(float(np.mean(per_seed[spk])), 2)
+    return {"pool": str(pools["vctk"].path), "seeds": list(seeds), "fixed_prompt": ws.cfg.inference.fixed_prompt,
+            "pool_WER": wer, "pool_WER_per_seed": per_seed, "ranking": sorted(wer, key=lambda s: (wer[s], s))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    from . import paths
+    from .stages import Workspace
+    from .train import pretrain_path
+    from .utils import atomic_write_json, cached_json
+
+    parser = argparse.ArgumentParser(prog="python -m paperlib.probes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    tv = sub.add_parser("target-voices", help="rank the vctk pool's speakers as vctk-1fix target voices by the "
+                                              "pretrained anonymizer's WER on the pool's own utterances "
+                                              "(-> figures/target_voices.json; trains what is missing)")
+    tv.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
+    args = parser.parse_args(argv)
+    ws = Workspace(args.scale)
+    lm_path = pretrain_path(ws)
+    from dataclasses import replace
+
+    unranked = replace(ws.cfg.inference, fixed_speakers=())     # the ranking does not depend on the one in use
+    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), unranked, ws.cfg.eval.asr)
+    report = cached_json(ws.cache / f"target_voices-{key}.json", lambda: target_voice_report(ws, lm_path))
+    out = paths.ensure(paths.figures_dir(args.scale)) / "target_voices.json"
+    atomic_write_json(out, report)
+    print(json.dumps(report["pool_WER"]))
+    print(f"ranking (inference.fixed_speakers): {report['ranking']} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -80,6 +80,13 @@ def test_prompt_strategies(smoke_data):
     assert prompt_for("vctk-1fix", sources[0], pools, 0, fixed="first") == [speaker_utts[0]]
     with pytest.raises(ValueError, match="unknown fixed prompt"):
         prompt_for("vctk-1fix", sources[0], pools, 0, fixed="shortest")
+    # a ranking of target voices: seed s takes its s-th speaker (cycling), unknown names are refused by name
+    ranking = tuple(reversed(pools["vctk"].speakers))
+    for seed in range(len(ranking) + 1):
+        chosen = prompt_for("vctk-1fix", sources[0], pools, seed, fixed_speakers=ranking)
+        assert [u.speaker for u in chosen] == [ranking[seed % len(ranking)]]
+    with pytest.raises(ValueError, match="vctk_pool.*fixed_speakers.*nobody"):
+        prompt_for("vctk-1fix", sources[0], pools, 0, fixed_speakers=(ranking[0], "nobody"))
     no_durations = {**pools, "vctk": dataclasses.replace(pools["vctk"], utts={
         u: dataclasses.replace(utt, duration=0.0) for u, utt in pools["vctk"].utts.items()})}
     with pytest.raises(ValueError, match="utt2dur missing"):

@@ -91,6 +91,21 @@ def test_evaluator_change_rescores_cached_speech(smoke_paper):
     assert (results_dir(other, other_spec) / "results_no_eer_s.json").exists()
 
 
+def test_target_voice_ranking_covers_the_pool(smoke_paper):
+    """Every pool speaker gets a WER on the other speakers' utterances, and the ranking orders them by it."""
+    from paperlib.probes import target_voice_report
+    from paperlib.stages import Workspace
+    from paperlib.train import pretrain_path
+
+    ws = Workspace("smoke")
+    report = target_voice_report(ws, pretrain_path(ws), seeds=(0, 1))
+    speakers = ws.data("vctk_pool").speakers
+    assert sorted(report["ranking"]) == sorted(speakers) == sorted(report["pool_WER"])
+    wers = [report["pool_WER"][s] for s in report["ranking"]]
+    assert wers == sorted(wers) and all(w >= 0 for w in wers)
+    assert all(len(report["pool_WER_per_seed"][s]) == 2 for s in speakers)
+
+
 def test_lm_report_and_code_statistics(smoke_paper):
     import math
 
