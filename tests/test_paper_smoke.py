@@ -98,12 +98,12 @@ def test_target_voice_ranking_covers_the_pool(smoke_paper):
     from paperlib.train import pretrain_path
 
     ws = Workspace("smoke")
-    report = target_voice_report(ws, pretrain_path(ws), seeds=(0, 1))
+    report = target_voice_report(ws, pretrain_path(ws), seeds=(0,))
     speakers = ws.data("vctk_pool").speakers
     assert sorted(report["ranking"]) == sorted(speakers) == sorted(report["pool_WER"])
     wers = [report["pool_WER"][s] for s in report["ranking"]]
     assert wers == sorted(wers) and all(w >= 0 for w in wers)
-    assert all(len(report["pool_WER_per_seed"][s]) == 2 for s in speakers)
+    assert all(len(report["pool_WER_per_seed"][s]) == 1 for s in speakers)
 
 
 def test_lm_report_and_code_statistics(smoke_paper):
