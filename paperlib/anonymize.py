@@ -56,7 +56,7 @@ def inference_prompt(cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]], 
                      seed: int) -> Prompt:
     """The prompt ``cfg`` chooses for one source utterance (its strategy and, for vctk-1fix, which utterance)."""
     return make_prompt(ptoks, prompt_for(cfg.prompt_strategy, source, pools, seed, cfg.fixed_prompt,
-                                         tuple(cfg.fixed_speakers)))
+                                         cfg.fixed_speakers))
 
 
 def anonymized_speaker(parts: AnonymizerParts, prompt: Prompt, alpha: float, seed: int) -> Tensor:

@@ -436,6 +436,18 @@ def target_voice_report(ws, lm_path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict
             "pool_WER": wer, "pool_WER_per_seed": per_seed, "ranking": sorted(wer, key=lambda s: (wer[s], s))}
 
 
+def cached_target_voice_report(ws, lm_path) -> dict:
+    """``target_voice_report``, cached by LM checkpoint, anonymizer decoder, inference recipe (less the ranking
+    in use, which the report does not depend on) and evaluation ASR."""
+    from dataclasses import replace
+
+    from .utils import cached_json
+
+    unranked = replace(ws.cfg.inference, fixed_speakers=())
+    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), unranked, ws.cfg.eval.asr)
+    return cached_json(ws.cache / f"target_voices-{key}.json", lambda: target_voice_report(ws, lm_path))
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
@@ -443,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import paths
     from .stages import Workspace
     from .train import pretrain_path
-    from .utils import atomic_write_json, cached_json
+    from .utils import atomic_write_json
 
     parser = argparse.ArgumentParser(prog="python -m paperlib.probes", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -454,12 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     tv.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
     args = parser.parse_args(argv)
     ws = Workspace(args.scale)
-    lm_path = pretrain_path(ws)
-    from dataclasses import replace
-
-    unranked = replace(ws.cfg.inference, fixed_speakers=())     # the ranking does not depend on the one in use
-    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), unranked, ws.cfg.eval.asr)
-    report = cached_json(ws.cache / f"target_voices-{key}.json", lambda: target_voice_report(ws, lm_path))
+    report = cached_target_voice_report(ws, pretrain_path(ws))
     out = paths.ensure(paths.figures_dir(args.scale)) / "target_voices.json"
     atomic_write_json(out, report)
     print(json.dumps(report["pool_WER"]))
