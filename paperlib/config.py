@@ -229,10 +229,13 @@ class InferenceConfig:
     # which utterance of the fixed speaker vctk-1fix prompts with: "longest" (the speaker's longest) or "first"
     # (its first by id, what every result before 2026-12-04 used; docs/FINDINGS.md)
     fixed_prompt: str = "longest"
-    # vctk-1fix's target voices, best first: seed s prompts with fixed_speakers[s % n]; empty = the pool's
-    # speakers sorted by id. `python -m paperlib.probes target-voices` ranks them by the anonymizer's WER on
-    # the pool's own utterances (no evaluation data); docs/FINDINGS.md has what the ranking gave
-    fixed_speakers: tuple[str, ...] = field(default=(), metadata={"hash_only_if_changed": True})
+    # vctk-1fix's target voices: seed s prompts with fixed_speakers[s % n]. Empty = one voice for every seed,
+    # as the paper's one fixed VCTK speaker: the first of the target-voice ranking (a pipeline stage,
+    # probes.target_voice_report: the pretrained anonymizer's WER on the pool's own utterances, no evaluation
+    # data, averaged over target_voice_seeds), which Workspace.inference_config writes in before anything is
+    # keyed or anonymized. Voices differ by 14 WER points with the same models (docs/FINDINGS.md)
+    fixed_speakers: tuple[str, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
+    target_voice_seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass
@@ -310,6 +313,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
             "train": dict(steps=20, batch=4, log_every=5, ckpt_every=10),
             "finetune": dict(epochs=1, batch=4),
             "teacher": dict(steps=20, hidden=32, feature_dim=16),
+            "inference": dict(target_voice_seeds=[0]),
             "eval": dict(bootstrap=50, asv_epochs=2),
             "seeds": [0],
         })

@@ -7,8 +7,9 @@ Finetuning (paper section "Supervised Finetuning"):
 Prompt strategies (target speakers for anonymization):
     vctk-1fix       one fixed utterance of one fixed VCTK-like speaker for every source: by default that
                     speaker's longest utterance (``fixed="longest"``; ``"first"``: its first by id). Seed s
-                    takes speaker s of ``fixed_speakers`` (a ranking, e.g. ``probes.target_voice_report``'s),
-                    or of the pool's speakers sorted by id when it is empty
+                    takes speaker s of ``fixed_speakers``, or of the pool's speakers sorted by id when it
+                    is empty (the pipeline never passes it empty: Workspace.inference_config writes in the
+                    first voice of ``probes.target_voice_report``'s ranking, one voice for every seed)
     vctk-1rnd       one random VCTK-like utterance (random speaker) per source utterance
     vctk-4rnd       four random utterances of one random VCTK-like speaker per source utterance
     cross-ds-4rnd   four random utterances of one random speaker from another corpus (the LibriTTS-like

@@ -5,8 +5,8 @@
     python -m paperlib.pipeline --scale mini --only table2
 
 Writes to figures/ (mini) or figures/<scale>/: table2_ablation.{csv,md,tex}, table1_methods.{csv,md,tex},
-table_prompts.{csv,md,tex}, results_per_seed.csv, system_timings.csv, original.json, tokenizer_report.json, lm_report.json,
-training_curves.json, and the audio demo page figures/demo/index.html.
+table_prompts.{csv,md,tex}, results_per_seed.csv, system_timings.csv, original.json, target_voices.json,
+tokenizer_report.json, lm_report.json, training_curves.json, and the audio demo page figures/demo/index.html.
 """
 from __future__ import annotations
 
@@ -87,6 +87,8 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     timed("tokenizers", lambda: (ws.codec(), ws.content_encoder(), ws.speaker_encoder()))
     timed("lm_pretrain", lambda: pretrain(ws))
     timed("decoder_adapt", ws.anonymizer_codec)
+    # vctk-1fix's one target voice, before any system is keyed (Workspace.inference_config)
+    timed("target_voices", lambda: atomic_write_json(figs / "target_voices.json", ws.target_voices()))
     timed("teacher", ws.teacher)
     from .eval import EVAL_DIRS
 

@@ -210,7 +210,7 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     trials = trials if trials is not None else held_out_trials(ws, n_utts)
     utts = [u for _, u in trials]
     contents, codec_codes = trial_codes(ws, tokenizer_codec, trials)
-    base = ws.cfg.inference
+    base = ws.inference_config()
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "fixed_prompt": base.fixed_prompt, "delay": base.delay,
            "decoder_adapted": parts.codec is not tokenizer_codec}
@@ -401,7 +401,7 @@ def cached_lm_report(ws, lm_path) -> dict:
     anonymizer decoder and inference config: the prompt rule changes the generation)."""
     from .utils import cached_json
 
-    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), ws.cfg.inference)
+    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), ws.inference_config())
     return cached_json(ws.cache / f"lm_report-{key}.json", lambda: {
         **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path),
         "count_table": count_table_report(ws)})
@@ -445,36 +445,6 @@ def cached_target_voice_report(ws, lm_path) -> dict:
 
     unranked = replace(ws.cfg.inference, fixed_speakers=())
     key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), unranked, ws.cfg.eval.asr)
-    return cached_json(ws.cache / f"target_voices-{key}.json", lambda: target_voice_report(ws, lm_path))
+    return cached_json(ws.cache / f"target_voices-{key}.json",
+                       lambda: target_voice_report(ws, lm_path, ws.cfg.inference.target_voice_seeds))
 
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
-    from . import paths
-    from .stages import Workspace
-    from .train import pretrain_path
-    from .utils import atomic_write_json
-
-    parser = argparse.ArgumentParser(prog="python -m paperlib.probes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    tv = sub.add_parser("target-voices", help="rank the vctk pool's speakers as vctk-1fix target voices by the "
-                                              "pretrained anonymizer's WER on the pool's own utterances "
-                                              "(-> figures/target_voices.json; trains what is missing)")
-    tv.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
-    args = parser.parse_args(argv)
-    ws = Workspace(args.scale)
-    report = cached_target_voice_report(ws, pretrain_path(ws))
-    out = paths.ensure(paths.figures_dir(args.scale)) / "target_voices.json"
-    atomic_write_json(out, report)
-    print(json.dumps(report["pool_WER"]))
-    print(f"ranking (inference.fixed_speakers): {report['ranking']} -> {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing as mp
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from tqdm import tqdm
 from . import paths
 from .audio import load_wav
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ScaleConfig, preset
+from .config import InferenceConfig, ScaleConfig, preset
 from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
 from .tokenizers import ContentEncoder, WorldCodec, world_features
@@ -210,9 +210,25 @@ class Workspace:
         model.load_state_dict(state["model"])
         return model.eval()
 
-    def _adapt_decoder(self, path: Path) -> WorldCodec:
-        from dataclasses import replace
+    # -- vctk-1fix's target voice -----------------------------------------------------------------------------
+    def target_voices(self) -> dict:
+        """This build's target-voice ranking (``probes.target_voice_report``; cached, trains what is missing).
+        Per build: the ranking follows the trained models, which differ across machines."""
+        from .probes import cached_target_voice_report
+        from .train import pretrain
 
+        return cached_target_voice_report(self, pretrain(self))
+
+    def inference_config(self, inf: InferenceConfig | None = None) -> InferenceConfig:
+        """``inf`` (default: the scale's) with the target voice written in: an empty ``fixed_speakers`` becomes
+        the first voice of ``target_voices``, for every seed and strategy, so the voice is part of every cache
+        key, of the lm_report and of the exported bundle."""
+        inf = inf or self.cfg.inference
+        if inf.fixed_speakers:
+            return inf
+        return replace(inf, fixed_speakers=(self.target_voices()["ranking"][0],))
+
+    def _adapt_decoder(self, path: Path) -> WorldCodec:
         from .anonymize import self_prompted_codes
         from .train import load_lm, pretrain
         from .utils import stable_int

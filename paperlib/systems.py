@@ -49,7 +49,7 @@ def load_system(ws, key: str, seed: int = 0) -> SystemSpec:
     if unknown:
         raise KeyError(f"{path}: unknown keys {sorted(unknown)}")
     ft = apply_overrides(ws.cfg.finetune, {**over.get("finetune", {}), "seed": seed})
-    inf = apply_overrides(ws.cfg.inference, over.get("inference", {}))
+    inf = ws.inference_config(apply_overrides(ws.cfg.inference, over.get("inference", {})))
     return SystemSpec(key, over.get("label", key), over.get("description", ""), ft, inf, over.get("paper", {}))
 
 

@@ -91,19 +91,33 @@ def test_evaluator_change_rescores_cached_speech(smoke_paper):
     assert (results_dir(other, other_spec) / "results_no_eer_s.json").exists()
 
 
-def test_target_voice_ranking_covers_the_pool(smoke_paper):
-    """Every pool speaker gets a WER on the other speakers' utterances, and the ranking orders them by it."""
-    from paperlib.probes import target_voice_report
+def test_systems_prompt_with_the_first_ranked_voice(smoke_paper):
+    """The pipeline ranks every pool speaker by the WER of the other speakers' utterances in its voice; every
+    system (whatever its seed) then prompts vctk-1fix with the first of them, and the voice is in its cache key."""
+    from dataclasses import replace
+
+    from paperlib.anonymize import prompt_pools
+    from paperlib.pairs import prompt_for
     from paperlib.stages import Workspace
-    from paperlib.train import pretrain_path
+    from paperlib.systems import load_system, system_hash
 
     ws = Workspace("smoke")
-    report = target_voice_report(ws, pretrain_path(ws), seeds=(0,))
+    report = json.loads((smoke_paper / "target_voices.json").read_text())
     speakers = ws.data("vctk_pool").speakers
     assert sorted(report["ranking"]) == sorted(speakers) == sorted(report["pool_WER"])
     wers = [report["pool_WER"][s] for s in report["ranking"]]
     assert wers == sorted(wers) and all(w >= 0 for w in wers)
-    assert all(len(report["pool_WER_per_seed"][s]) == 1 for s in speakers)
+    assert all(len(report["pool_WER_per_seed"][s]) == len(ws.cfg.inference.target_voice_seeds) for s in speakers)
+    pools = prompt_pools(ws)
+    source = next(iter(ws.data("IEMOCAP_test").utts.values()))
+    for seed in (0, 1, 2):
+        inf = load_system(ws, "table2/0_baseline", seed).inference
+        assert inf.fixed_speakers == (report["ranking"][0],)
+        prompt = prompt_for(inf.prompt_strategy, source, pools, seed, inf.fixed_prompt, inf.fixed_speakers)
+        assert {u.speaker for u in prompt} == {report["ranking"][0]}
+    spec = load_system(ws, "table2/0_baseline", 0)
+    other = replace(spec, inference=replace(spec.inference, fixed_speakers=(report["ranking"][-1],)))
+    assert system_hash(ws, other) != system_hash(ws, spec)
 
 
 def test_lm_report_and_code_statistics(smoke_paper):
