@@ -36,13 +36,13 @@ def _trained_in_cache(ws, key: str, seed: int) -> bool:
 
     if not (ws.data_root / "config_hash.txt").exists():
         return False
-    spec = load_system(ws, key, seed)
-    needed = [ws.content_path(), ws.codec_path(), ws.speaker_path(), pretrain_path(ws)]
+    needed = [ws.content_path(), ws.codec_path(), ws.speaker_path(), pretrain_path(ws), ws.target_voices_path()]
     if ws.cfg.decoder_adapt.enabled:
         needed.append(ws.decoder_path())
-    if spec.finetune.pairing != "none":
-        needed.append(finetune_path(ws, spec.finetune))
-    return all(p.exists() for p in needed)
+    if not all(p.exists() for p in needed):
+        return False
+    spec = load_system(ws, key, seed)            # reads the target voice, so only once it is there
+    return spec.finetune.pairing == "none" or finetune_path(ws, spec.finetune).exists()
 
 
 def load_system_for_inference(scale: str, system: str, model: str, bundle_path: Path | None, seed: int):

@@ -18,6 +18,8 @@ given the aligned (previous, current, next) phone), which an LM recipe must at l
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -436,15 +438,18 @@ def target_voice_report(ws, lm_path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict
             "pool_WER": wer, "pool_WER_per_seed": per_seed, "ranking": sorted(wer, key=lambda s: (wer[s], s))}
 
 
-def cached_target_voice_report(ws, lm_path) -> dict:
-    """``target_voice_report``, cached by LM checkpoint, anonymizer decoder, inference recipe (less the ranking
-    in use, which the report does not depend on) and evaluation ASR."""
+def target_voice_report_path(ws, lm_path) -> Path:
+    """Where ``target_voice_report`` is cached: by LM checkpoint, anonymizer decoder, inference recipe (less the
+    ranking in use, which the report does not depend on) and evaluation ASR."""
     from dataclasses import replace
 
+    unranked = replace(ws.cfg.inference, fixed_speakers=())
+    return ws.cache / f"target_voices-{config_hash(lm_path.stem, ws.anonymizer_codec_key(), unranked, ws.cfg.eval.asr)}.json"
+
+
+def cached_target_voice_report(ws, lm_path) -> dict:
     from .utils import cached_json
 
-    unranked = replace(ws.cfg.inference, fixed_speakers=())
-    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), unranked, ws.cfg.eval.asr)
-    return cached_json(ws.cache / f"target_voices-{key}.json",
+    return cached_json(target_voice_report_path(ws, lm_path),
                        lambda: target_voice_report(ws, lm_path, ws.cfg.inference.target_voice_seeds))
 

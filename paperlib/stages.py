@@ -211,6 +211,12 @@ class Workspace:
         return model.eval()
 
     # -- vctk-1fix's target voice -----------------------------------------------------------------------------
+    def target_voices_path(self) -> Path:
+        from .probes import target_voice_report_path
+        from .train import pretrain_path
+
+        return target_voice_report_path(self, pretrain_path(self))
+
     def target_voices(self) -> dict:
         """This build's target-voice ranking (``probes.target_voice_report``; cached, trains what is missing).
         Per build: the ranking follows the trained models, which differ across machines."""
