@@ -111,6 +111,13 @@ def update_readme(scale: str = "mini") -> bool:
         cells = ", ".join(f"{m} {o[m]['value']:.1f} [{o[m]['ci_low']:.1f}, {o[m]['ci_high']:.1f}]"
                           for m in ("WER", "UAR", "Ang", "Hap", "Neu", "Sad", "EER-L", "EER-ext") if m in o)
         parts += [f"**Original (no anonymization)**: {cells}. Paper: WER 1.83, EER-L 5.16, UAR ~70.", ""]
+    voices = figs / "target_voices.json"
+    if voices.exists():
+        v = json.loads(voices.read_text())
+        ranked = ", ".join(f"{spk} {v['pool_WER'][spk]:.1f}" for spk in v["ranking"])
+        parts += [f"**Target voice** (vctk-1fix, every row and seed): {v['ranking'][0]}, the first of the pool's speakers "
+                  "ranked without evaluation data by the pretrained anonymizer's WER on the other pool speakers' "
+                  f"utterances in their voice ({len(v['seeds'])} sampling seeds; `figures/target_voices.json`): {ranked}.", ""]
     for name in ("table1_methods.md", "table2_ablation.md"):
         if (figs / name).exists():
             parts += [(figs / name).read_text(), ""]
