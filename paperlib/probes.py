@@ -452,4 +452,3 @@ def cached_target_voice_report(ws, lm_path) -> dict:
 
     return cached_json(target_voice_report_path(ws, lm_path),
                        lambda: target_voice_report(ws, lm_path, ws.cfg.inference.target_voice_seeds))
-
