@@ -217,9 +217,11 @@ class Workspace:
 
         return target_voice_report_path(self, pretrain_path(self))
 
+    @functools.lru_cache(maxsize=None)
     def target_voices(self) -> dict:
         """This build's target-voice ranking (``probes.target_voice_report``; cached, trains what is missing).
-        Per build: the ranking follows the trained models, which differ across machines."""
+        Per build: the ranking follows the trained models, which differ across machines. Memoized: every
+        ``load_system`` reads it, and checking the pretrained LM loads its checkpoint."""
         from .probes import cached_target_voice_report
         from .train import pretrain
 
