@@ -410,11 +410,11 @@ def cached_lm_report(ws, lm_path) -> dict:
 
 
 @torch.no_grad()
-def target_voice_report(ws, lm_path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+def target_voice_report(ws, lm_path) -> dict:
     """Rank vctk-1fix's candidate target voices by how intelligible the anonymizer makes speech in them, on the
     prompt pool itself (no evaluation data): every other pool speaker's utterances anonymized with the
-    candidate as the fixed speaker, transcribed, WER against their text, averaged over sampling ``seeds`` (one
-    seed's WER on the ~40 pool utterances moves by up to 8 points). The ranking (best first) is what
+    candidate as the fixed speaker, transcribed, WER against their text, averaged over the sampling seeds
+    ``inference.target_voice_seeds`` (one seed's WER on the ~40 pool utterances moves by up to 8 points). The ranking (best first) is what
     ``inference.fixed_speakers`` takes."""
     from dataclasses import replace
 
@@ -424,6 +424,7 @@ def target_voice_report(ws, lm_path, seeds: tuple[int, ...] = (0, 1, 2)) -> dict
     ev = Evaluator(ws)
     pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
     by_speaker = pools["vctk"].by_speaker()
+    seeds = ws.cfg.inference.target_voice_seeds
     wer, per_seed = {}, {}
     for spk in sorted(by_speaker):
         cfg = replace(ws.cfg.inference, prompt_strategy="vctk-1fix", fixed_speakers=(spk,))
@@ -450,5 +451,4 @@ def target_voice_report_path(ws, lm_path) -> Path:
 def cached_target_voice_report(ws, lm_path) -> dict:
     from .utils import cached_json
 
-    return cached_json(target_voice_report_path(ws, lm_path),
-                       lambda: target_voice_report(ws, lm_path, ws.cfg.inference.target_voice_seeds))
+    return cached_json(target_voice_report_path(ws, lm_path), lambda: target_voice_report(ws, lm_path))
