@@ -26,7 +26,7 @@ import seaborn as sns
 from IPython.display import Audio, HTML, Markdown, display
 
 from paperlib import paths
-from paperlib.demo import DEMO_METHODS, _audio_path, pick_samples
+from paperlib.demo import DEMO_METHODS, pick_samples, playable_path
 from paperlib.figures import load_json, load_table, save_figure, setup_style
 from paperlib.stages import Workspace
 
@@ -62,15 +62,13 @@ save_figure(fig, "fig1_privacy_emotion_tradeoff", scale)
 # ## Listen
 
 # %%
+# the cached systems' output, else (seed 0, a fresh clone) the demo page's committed copies
 samples = pick_samples(ws, seed)
+demo_dir = paths.figures_dir(scale) / "demo"
 def players(emotion: str, index: int):
     utt = samples[emotion][index]
-    out = []
-    for label, key in DEMO_METHODS:
-        path = _audio_path(ws, key, utt, seed)
-        if path.exists():
-            out.append((label, str(path)))
-    return utt, out
+    found = [(label, playable_path(ws, key, utt, seed, demo_dir)) for label, key in DEMO_METHODS]
+    return utt, [(label, str(path)) for label, path in found if path is not None]
 
 if interactive:
     import ipywidgets as widgets

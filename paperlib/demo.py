@@ -53,14 +53,31 @@ def _audio_path(ws, key: str | None, utt: str, seed: int) -> Path:
     return system_dir(ws, load_system(ws, key, seed)) / "anon" / "IEMOCAP_test" / "wav" / f"{utt}.wav"
 
 
+def _page_relpath(key: str | None, utt: str, kind: str = "audio", ext: str = "wav") -> Path:
+    return Path(kind) / (key or "original").replace("/", "_") / f"{utt}.{ext}"
+
+
+def playable_path(ws, key: str | None, utt: str, seed: int, demo_dir: Path) -> Path | None:
+    """The anonymized (or original) wav to play: the cached system output, else the demo page's copy (built
+    for seed 0 and committed, so a fresh clone can listen without building the systems), else None."""
+    # systems are keyed by the build's ranked target voice: without its ranking none was built here, and
+    # asking for their paths would train the models
+    built = key is None or ws.target_voices_path().exists()
+    candidates = ([_audio_path(ws, key, utt, seed)] if built else []) + (
+        [demo_dir / _page_relpath(key, utt)] if seed == 0 else [])
+    for path in candidates:
+        if path.exists():
+            return path
+    return None
+
+
 def _cell(ws, out_dir: Path, key: str | None, label: str, utt: str, seed: int) -> str:
     from .audio import load_wav
 
     src = _audio_path(ws, key, utt, seed)
     if not src.exists():
         return f'<td class="missing">{html.escape(label)}: not computed</td>'
-    slug = (key or "original").replace("/", "_")
-    rel_wav, rel_png = Path("audio") / slug / f"{utt}.wav", Path("img") / slug / f"{utt}.png"
+    rel_wav, rel_png = _page_relpath(key, utt), _page_relpath(key, utt, "img", "png")
     for rel in (rel_wav, rel_png):
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, out_dir / rel_wav)

@@ -193,12 +193,18 @@ def _alignment_report(ws, figs: Path) -> None:
     atomic_write_json(figs / "alignment.json", report)
 
 
+def tokenizer_report_path(ws) -> Path:
+    """Keyed by the tokenizers and by what it measures them with: the ASR and the ASV attackers' recipe."""
+    from .eval import Evaluator
+
+    return ws.cache / f"tokenizer_report-{config_hash(ws.tokens_key(), ws.cfg.eval.asr, Evaluator(ws).asv_cfg)}.json"
+
+
 def _tokenizer_report(ws, figs: Path) -> None:
     from .probes import tokenizer_report
-
     from .utils import cached_json
 
-    report = cached_json(ws.cache / f"tokenizer_report-{ws.tokens_key()}.json", lambda: tokenizer_report(ws))
+    report = cached_json(tokenizer_report_path(ws), lambda: tokenizer_report(ws))
     atomic_write_json(figs / "tokenizer_report.json", report)
 
 

@@ -92,6 +92,7 @@ def codec_report(ws) -> dict:
         with torch.no_grad():
             rows = ev._asv_scores(embed, dirs, wavs)
         out[label] = {"WER": corpus_wer(refs, hyps), "EER-L": ev._eer_from_rows(rows)}
+    out["asv_epochs"] = ev.asv_cfg.epochs       # the attackers' recipe behind EER-L
     out["codec_resynthesis"]["MCD_dB"] = float(np.mean(mcds))
     out["bitrate_bps"] = float(cfg.n_codebooks * np.log2(np.prod(cfg.fsq_levels)) * 1000 / 48)
     return out
@@ -400,10 +401,10 @@ def codec_stage_wer(ws, stages: tuple[int, ...] = (1, 2, 4, 8), n_utts: int = 24
 
 def cached_lm_report(ws, lm_path) -> dict:
     """Teacher-forced report, free-running generation and the count-table baseline (cached by LM checkpoint,
-    anonymizer decoder and inference config: the prompt rule changes the generation)."""
+    anonymizer decoder, inference config (the prompt rule changes the generation) and ASR)."""
     from .utils import cached_json
 
-    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), ws.inference_config())
+    key = config_hash(lm_path.stem, ws.anonymizer_codec_key(), ws.inference_config(), ws.cfg.eval.asr)
     return cached_json(ws.cache / f"lm_report-{key}.json", lambda: {
         **lm_teacher_forced_report(ws, lm_path), "generation": lm_generation_report(ws, lm_path),
         "count_table": count_table_report(ws)})

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import preset
 from .eval import METRICS, results_frame
 from .utils import atomic_write_text
 
@@ -130,10 +131,13 @@ def update_readme(scale: str = "mini") -> bool:
     if report.exists():
         r = json.loads(report.read_text())
         c, p = r["codec"], r["content_probes"]
+        asv_epochs = preset(scale).eval.asv_epochs
+        stale = ("" if c.get("asv_epochs") == asv_epochs else f" (from attackers of an earlier recipe than "
+                 f"eval.asv_epochs = {asv_epochs}; the next `make pipeline` recomputes them)")
         parts += ["**Tokenizers** (held-out libri_test speech): "
                   f"WER original {c['original']['WER']:.1f} / WORLD copy-synthesis {c['copy_synthesis']['WER']:.1f} / "
                   f"codec resynthesis {c['codec_resynthesis']['WER']:.1f}; EER-L {c['original']['EER-L']:.1f} / "
-                  f"{c['copy_synthesis']['EER-L']:.1f} / {c['codec_resynthesis']['EER-L']:.1f}; codec MCD "
+                  f"{c['copy_synthesis']['EER-L']:.1f} / {c['codec_resynthesis']['EER-L']:.1f}{stale}; codec MCD "
                   f"{c['codec_resynthesis']['MCD_dB']:.2f} dB at {c['bitrate_bps']:.0f} bit/s. Content-token probes: "
                   f"speaker ID {p['speaker_acc_tokens']:.1f}% on tokens vs {p['speaker_acc_log_mel']:.1f}% on log-mel "
                   f"(chance {p['chance_speaker']:.1f}%), emotion {p['emotion_acc_tokens']:.1f}% vs "

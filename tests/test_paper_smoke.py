@@ -151,6 +151,36 @@ def test_tokenizer_report(smoke_paper):
     assert all(0 <= acc[k] <= 100 for k in ("held_out", "train_pretrain", "chance"))
 
 
+def test_tokenizer_report_follows_the_attacker_recipe(smoke_paper):
+    """Its EER-L comes from the evaluation's ASV attacker: another attacker recipe is another report, a
+    bootstrap change is not."""
+    from paperlib.config import apply_overrides
+    from paperlib.pipeline import tokenizer_report_path
+    from paperlib.stages import Workspace
+
+    ws = Workspace("smoke")
+    other = lambda **kw: Workspace("smoke", apply_overrides(ws.cfg, {"eval": kw}))
+    assert tokenizer_report_path(other(asv_epochs=ws.cfg.eval.asv_epochs + 1)) != tokenizer_report_path(ws)
+    assert tokenizer_report_path(other(bootstrap=ws.cfg.eval.bootstrap + 20)) == tokenizer_report_path(ws)
+    report = json.loads((smoke_paper / "tokenizer_report.json").read_text())
+    assert report["codec"]["asv_epochs"] == ws.cfg.eval.asv_epochs
+
+
+def test_notebook_players_fall_back_to_the_demo_page(smoke_paper, tmp_path, monkeypatch):
+    """Without the systems' cached output (a fresh clone) the audio notebook plays the demo page's copies,
+    which are seed 0's: another seed gets nothing rather than the wrong audio."""
+    from paperlib import demo
+    from paperlib.stages import Workspace
+
+    ws = Workspace("smoke")
+    utt, key = demo.pick_samples(ws, 0)["sad"][0], demo.DEMO_METHODS[1][1]
+    assert demo.playable_path(ws, key, utt, 0, smoke_paper / "demo") == demo._audio_path(ws, key, utt, 0)
+    monkeypatch.setattr(demo, "_audio_path", lambda *args: tmp_path / "not-built.wav")
+    copy = demo.playable_path(ws, key, utt, 0, smoke_paper / "demo")
+    assert copy is not None and copy.is_relative_to(smoke_paper / "demo") and copy.stat().st_size > 1000
+    assert demo.playable_path(ws, key, utt, 1, smoke_paper / "demo") is None
+
+
 def test_cli_anonymizes_stereo_44k(smoke_paper, tmp_path):
     src = write_wav(tmp_path / "user.wav", seconds=1.5, sr=44100, channels=2)
     out = run_py("-m", "paperlib", "anonymize", str(src), "-o", str(tmp_path / "anon.wav"), "--scale", "smoke",
