@@ -60,9 +60,9 @@ def _page_relpath(key: str | None, utt: str, kind: str = "audio", ext: str = "wa
 def playable_path(ws, key: str | None, utt: str, seed: int, demo_dir: Path) -> Path | None:
     """The anonymized (or original) wav to play: the cached system output, else the demo page's copy (built
     for seed 0 and committed, so a fresh clone can listen without building the systems), else None."""
-    # systems are keyed by the build's ranked target voice: without its ranking none was built here, and
-    # asking for their paths would train the models
-    built = key is None or ws.target_voices_path().exists()
+    # systems are keyed by the target voice: where it is not known yet none was built here, and asking for
+    # their paths would train the models to rank the voices
+    built = key is None or ws.target_voice_known()
     candidates = ([_audio_path(ws, key, utt, seed)] if built else []) + (
         [demo_dir / _page_relpath(key, utt)] if seed == 0 else [])
     for path in candidates:

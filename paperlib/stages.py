@@ -217,6 +217,11 @@ class Workspace:
 
         return target_voice_report_path(self, pretrain_path(self))
 
+    def target_voice_known(self) -> bool:
+        """Whether ``inference_config`` can name the target voice without training anything (the systems'
+        cache keys hold it)."""
+        return bool(self.cfg.inference.fixed_speakers) or self.target_voices_path().exists()
+
     @functools.lru_cache(maxsize=None)
     def target_voices(self) -> dict:
         """This build's target-voice ranking (``probes.target_voice_report``; cached, trains what is missing).
