@@ -38,6 +38,31 @@ figs = paths.figures_dir(scale)
 t2 = load_table(scale, "table2_ablation.csv")
 
 # %% [markdown]
+# ## The emotion budget: where along the anonymizer emotion is kept or lost
+# IEMOCAP_test after each step (`paperlib.emotion_budget`): UAR with its 95% CI, and per emotion the level
+# and the F0 the speech ends up with. The rows are computed by the pipeline; this cell only plots them.
+
+# %%
+from paperlib.emotion_budget import budget_table
+
+budget = load_json(scale, "emotion_budget.json")
+bt = budget_table(budget)
+pros = pd.DataFrame([{"speech": name, "emotion": emo, **values} for name, row in budget["rows"].items()
+                     for emo, values in row["prosody"].items()])
+fig, axes = plt.subplots(1, 3, figsize=(15, 0.35 * len(bt) + 1.5), sharey=True)
+axes[0].barh(bt["speech"], bt["UAR"], xerr=[bt["UAR"] - bt["UAR_lo"], bt["UAR_hi"] - bt["UAR"]], color="C0")
+axes[0].axvline(25, ls=":", color="gray"); axes[0].set_xlabel("UAR (%), 95% CI"); axes[0].invert_yaxis()
+for ax, col, label in ((axes[1], "rms_dbfs", "RMS level (dBFS)"), (axes[2], "f0_median_st", "median F0 (st re 100 Hz)")):
+    for emo, grp in pros.groupby("emotion"):
+        ax.plot(grp[col], grp["speech"], "o", label=emo)
+    ax.set_xlabel(label)
+axes[2].legend(title="emotion", loc="lower right")
+save_figure(fig, "fig_emotion_budget", scale)
+probes = budget["content_probes"]
+print({k: round(v, 1) if isinstance(v, float) else v for k, v in probes.items()})
+bt.round(1)
+
+# %% [markdown]
 # ## Per-emotion recall (Table 2 rows)
 
 # %%

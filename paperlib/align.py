@@ -19,14 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .audio import SAMPLE_RATE
+from .phones import PHONE_INDEX, PHONES, QUARTERS
 
-# CMUdict's 39 phones; index 0 is silence (pocketsphinx's SIL and fillers)
-PHONES = ("SIL", "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
-          "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH", "UW",
-          "V", "W", "Y", "Z", "ZH")
-PHONE_INDEX = {p: i for i, p in enumerate(PHONES)}
 ALIGN_FRAME_MS = 10                     # pocketsphinx's frame rate
-QUARTERS = 4                            # phone labels per token frame (12 ms each, like the mel front end)
 ALIGNER_VERSION = "pocketsphinx-5.1.1-en-us-2pass-nofwdflat"   # part of the cache key of the labels
 
 

@@ -16,6 +16,7 @@ import soundfile as sf
 from .utils import atomic_write_bytes
 
 SAMPLE_RATE = 16000
+FRAME_SAMPLES = 768                    # one token frame (content and acoustic) = 48 ms at 16 kHz
 MIN_DURATION_S = 0.1
 
 

@@ -33,9 +33,18 @@ SYSTEMS = {"frame-distill": "table1/3_frame-distill", "baseline": "table2/0_base
 PROMPT_POOL = "vctk_pool"
 STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd")     # the others draw prompts from the training corpora
 # parameters only training uses (the codec's encoder: every prompt is already encoded in prompts.safetensors)
-TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_aux.", "phone_head."),
-                 "codec": ENCODER_PREFIXES,
+TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_aux.", "phone_head.",
+                                     "teacher_head."),
+                 "codec": ENCODER_PREFIXES + ("stage0_prosody.",),
                  "lm": ("semantic_head.",)}
+
+
+# what a bundle exported before a config field existed was built with: its stored config lacks the key
+PRE_FIELD_DEFAULTS = {"content": {"keep_level": False, "teacher": []}, "codec": {"stage0_prosody_weight": 0.0}}
+
+
+def _stored_config(config: dict, part: str) -> dict:
+    return {**PRE_FIELD_DEFAULTS.get(part, {}), **config[part]}
 
 
 class BundleError(RuntimeError):
@@ -157,9 +166,9 @@ class Bundle:
             raise BundleError(f"{self.path}: has no system {system!r}; it ships {self.systems}")
         meta = self.config["systems"][system]
         prompts = load_file(self.path / "prompts.safetensors")
-        content = self._load(ContentEncoder(apply_overrides(ContentConfig(), self.config["content"])),
+        content = self._load(ContentEncoder(apply_overrides(ContentConfig(), _stored_config(self.config, "content"))),
                              "content_encoder.safetensors", "content_encoder")
-        codec = self._load(WorldCodec(apply_overrides(CodecConfig(), self.config["codec"])), "codec.safetensors", "codec")
+        codec = self._load(WorldCodec(apply_overrides(CodecConfig(), _stored_config(self.config, "codec"))), "codec.safetensors", "codec")
         lm = self._load(CodecLM(apply_overrides(LMConfig(), self.config["lm"])), f"lm-{system}.safetensors", "lm")
         return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"]),
                 apply_overrides(InferenceConfig(), meta["inference"]))

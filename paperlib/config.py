@@ -74,6 +74,10 @@ class CodecConfig:
     # content and target: the decoder learns to take what is said from content only, while the codes stay
     # trustworthy for the voice (other-speaker swaps made it ignore the codes' F0; docs/FINDINGS.md)
     code_swap_fraction: float = 0.3
+    # weight of a regression of every sub-frame's log-F0 and level from the stage-0 quantized latent alone
+    # (training only): codebook 0, the one an LM predicts best, then carries the prosody, which otherwise
+    # lived in the fine stages (stage 0 alone kept UAR 26 of 45.8, docs/FINDINGS.md)
+    stage0_prosody_weight: float = 1.0
     # per-feature weights on the normalised features (encoder input and loss): intelligibility lives in F0 and
     # the low-order envelope. Measured on libri_test with linear (PCA-24) reconstructions: WER 62 unweighted,
     # 31 with these weights (copy-synthesis 25).
@@ -108,6 +112,10 @@ class DecoderAdaptConfig:
     # phonetic errors cost less (figures/lm_report.json, sampled / greedy: 74.5 / 69.7 without swaps, 64.4 / 65.4
     # at 0.5; docs/FINDINGS.md); half the crops keep their own, aligned codes, whose frame-level prosody is read
     code_swap_fraction: float = 0.5
+    # score the prosody features (log-F0, level, aperiodicity) against what the frozen tokenizer codec decodes
+    # from the same codes, not against the real features: the LM codes' prosody is not the real one, and
+    # learning the real one from the content flattened every output to one level (UAR 45.8 -> 32.8)
+    prosody_from_codes: bool = True
     steps: int = 2000
     batch: int = 16
     lr: float = 5e-4
@@ -129,6 +137,15 @@ class ContentConfig:
     # cross-entropy of the aligned phones of each token frame's four 12 ms quarters (paperlib.align), through
     # a pointwise head on the quantized token: every token must say what is spoken in its own frame
     phone_weight: float = 1.0
+    # dense teacher targets beside the phones (paperlib.content_teacher), regressed per frame through a
+    # pointwise head on the quantized token, as the reference regresses w2v-BERT 2.0 states: "whisper" (the
+    # whisper tiny.en encoder's states; cosine) and "prosody" (level, voicing, speaker-relative log-F0; L1).
+    # Phones alone carry nothing but timing: tokens trained on them kept emotion 30.7 (chance 25)
+    teacher: tuple[str, ...] = ("whisper", "prosody")
+    teacher_weight: float = 1.0
+    # the front end keeps each 12 ms quarter's level beside the level-free spectral shape: without it the
+    # tokens cannot carry loudness, MiniVPC's strongest emotion cue (docs/FINDINGS.md)
+    keep_level: bool = True
     ctc_weight: float = 1.0                     # CTC on characters through the quantized tokens (ASR loss)
     aux_weight: float = 0.5                     # weight of the pre-quantization auxiliary CTC
     steps: int = 2000

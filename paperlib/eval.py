@@ -361,6 +361,38 @@ class Evaluator:
         wav_cache = _load_wavs(dirs)
         return self._eer_semi(dirs, wav_cache, anon_train_dir, name, seed)
 
+    def emotion_scores(self, wavs: list[np.ndarray], utts: list[str], seed: int = 0) -> dict:
+        """SER of IEMOCAP_test speech (``wavs[i]`` is utterance ``utts[i]``, any system): UAR (mean over the
+        folds, each scored by the model that did not see it) and per-class recall, with 95% bootstrap CIs,
+        the confusion matrix and each utterance's predicted emotion."""
+        orig_iem = self.ws.data("IEMOCAP_test")
+        feats = self.egemaps(wavs)
+        folds = np.array([orig_iem.spk2fold[orig_iem.utts[u].speaker] for u in utts])
+        y_true = np.array([orig_iem.utts[u].emotion for u in utts])
+        y_pred = np.empty(len(utts), dtype=object)
+        for fold, model in self.ser_models.items():
+            sel = folds == fold
+            if sel.any():
+                y_pred[sel] = model.predict(feats[sel])
+
+        def uar_stat(idx):
+            return float(np.mean([uar(y_true[idx][folds[idx] == f], y_pred[idx][folds[idx] == f])
+                                  for f in np.unique(folds[idx])]))
+
+        result = {}
+        lo, hi = bootstrap_ci(uar_stat, len(utts), self.cfg.bootstrap, seed)
+        result["UAR"] = {"value": uar_stat(np.arange(len(utts))), "ci_low": lo, "ci_high": hi}
+        for emo in EMOTIONS:
+            sel = y_true == emo
+            rec = lambda idx, sel=sel: 100.0 * float(np.mean(y_pred[idx][sel[idx]] == emo))
+            value = 100.0 * float(np.mean(y_pred[sel] == emo))
+            lo, hi = bootstrap_ci(rec, len(utts), self.cfg.bootstrap, seed + 1)
+            result[emo.capitalize()] = {"value": value, "ci_low": lo, "ci_high": hi}
+        result["confusion"] = {"labels": list(EMOTIONS),
+                               "matrix": confusion_matrix(y_true, y_pred.astype(str), labels=list(EMOTIONS)).tolist()}
+        result["ser_predictions"] = {u: str(p) for u, p in zip(utts, y_pred)}
+        return result
+
     def evaluate(self, anon_root: Path | None, name: str, out_dir: Path, anon_train_dir: Path | None = None,
                  seed: int = 0) -> dict:
         """Evaluate one system (``anon_root`` None = Original). Writes results.json / results.csv in out_dir."""
@@ -378,32 +410,8 @@ class Evaluator:
         result["WER"] = {"value": corpus_wer(refs, hyps), "ci_low": lo, "ci_high": hi}
         result["transcripts"] = {f"{n}/{u}": h for (n, u), h in zip(libri, hyps)}
         # UAR
-        iem = dirs["IEMOCAP_test"]
-        orig_iem = self.ws.data("IEMOCAP_test")
-        utts = sorted(iem.utts)
-        feats = self.egemaps([wav_cache[("IEMOCAP_test", u)] for u in utts])
-        folds = np.array([orig_iem.spk2fold[orig_iem.utts[u].speaker] for u in utts])
-        y_true = np.array([orig_iem.utts[u].emotion for u in utts])
-        y_pred = np.empty(len(utts), dtype=object)
-        for fold, model in self.ser_models.items():
-            sel = folds == fold
-            y_pred[sel] = model.predict(feats[sel])
-
-        def uar_stat(idx):
-            return float(np.mean([uar(y_true[idx][folds[idx] == f], y_pred[idx][folds[idx] == f])
-                                  for f in np.unique(folds[idx])]))
-
-        lo, hi = bootstrap_ci(uar_stat, len(utts), self.cfg.bootstrap, seed)
-        result["UAR"] = {"value": uar_stat(np.arange(len(utts))), "ci_low": lo, "ci_high": hi}
-        for emo in EMOTIONS:
-            sel = y_true == emo
-            rec = lambda idx, sel=sel: 100.0 * float(np.mean(y_pred[idx][sel[idx]] == emo))
-            value = 100.0 * float(np.mean(y_pred[sel] == emo))
-            lo, hi = bootstrap_ci(rec, len(utts), self.cfg.bootstrap, seed + 1)
-            result[emo.capitalize()] = {"value": value, "ci_low": lo, "ci_high": hi}
-        result["confusion"] = {"labels": list(EMOTIONS),
-                               "matrix": confusion_matrix(y_true, y_pred.astype(str), labels=list(EMOTIONS)).tolist()}
-        result["ser_predictions"] = {u: str(p) for u, p in zip(utts, y_pred)}
+        utts = sorted(dirs["IEMOCAP_test"].utts)
+        result.update(self.emotion_scores([wav_cache[("IEMOCAP_test", u)] for u in utts], utts, seed))
         # EER-L (lazy-informed) and the external attacker
         asv = self.asv_lazy()
         embed = lambda w: asv(torch.from_numpy(w)[None])[0].detach().numpy()

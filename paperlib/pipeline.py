@@ -6,7 +6,7 @@
 
 Writes to figures/ (mini) or figures/<scale>/: table2_ablation.{csv,md,tex}, table1_methods.{csv,md,tex},
 table_prompts.{csv,md,tex}, results_per_seed.csv, system_timings.csv, original.json, target_voices.json,
-tokenizer_report.json, lm_report.json, training_curves.json, and the audio demo page figures/demo/index.html.
+tokenizer_report.json, lm_report.json, emotion_budget.{json,md}, training_curves.json, and the audio demo page figures/demo/index.html.
 """
 from __future__ import annotations
 
@@ -146,6 +146,9 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
         per_seed.insert(0, "key", [r["key"] for r in all_results])
         atomic_write_text(figs / "results_per_seed.csv", per_seed.to_csv(index=False))
         atomic_write_text(figs / "system_timings.csv", system_timings(all_results).to_csv(index=False))
+    from .emotion_budget import write_budget
+
+    timed("emotion_budget", lambda: write_budget(ws, figs, seeds=tuple(seeds)))
     timed("tokenizer_report", lambda: _tokenizer_report(ws, figs))
     timed("training_curves", lambda: _training_curves(ws, figs))
     timed("lm_report", lambda: _lm_report(ws, figs))

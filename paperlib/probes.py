@@ -57,7 +57,7 @@ def held_out_trials(ws, n_utts: int) -> list[tuple[str, object]]:
 def trial_codes(ws, codec, trials: list[tuple[str, object]]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Content tokens (T,) and codec codes (T, 8) of each (dir, Utterance) trial, cut to the frames they share;
     each dir's features and content tokens are loaded once."""
-    from .stages import aligned_acoustic_codes
+    from .tokenizers import aligned_acoustic_codes
 
     aligned = {name: ws.frame_aligned(name) for name in {n for n, _ in trials}}
     pairs = [aligned_acoustic_codes(codec, *aligned[name][u.utt_id]) for name, u in trials]
@@ -65,7 +65,7 @@ def trial_codes(ws, codec, trials: list[tuple[str, object]]) -> tuple[list[torch
 
 
 def codec_report(ws) -> dict:
-    from .stages import aligned_acoustic_codes
+    from .tokenizers import aligned_acoustic_codes
 
     ev = Evaluator(ws)
     codec, cfg = ws.codec(), ws.cfg.codec
@@ -259,7 +259,7 @@ def acoustic_code_statistics(ws, train: str = "train_pretrain", test: str = "vct
     from ``train`` (add-``smoothing`` towards the unigram): cross-entropy (nats) of the unigram, of
     P(code | previous code of the same codebook), of P(code | content token of the same frame) and of
     P(code | aligned centre phone), and how often a code repeats between frames. Uniform = log(size)."""
-    from .align import PHONES
+    from .phones import PHONES
 
     def stack(name):
         rows = list(_tokens_with_phones(ws, name).values())

@@ -18,7 +18,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import InferenceConfig, ScaleConfig, preset
 from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
-from .tokenizers import ContentEncoder, WorldCodec, world_features
+from .tokenizers import ContentEncoder, WorldCodec, aligned_acoustic_codes, world_features
 from .train_tokenizers import adapt_decoder, train_codec, train_content_encoder
 from .utils import atomic_write_text, config_hash, torch_threads
 
@@ -159,12 +159,33 @@ class Workspace:
         if state is None or state.get("step", 0) < self.cfg.content.steps:
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
             phones, _ = self.phone_alignment("train_pretrain")
+            targets = self.content_teacher_targets("train_pretrain") if self.cfg.content.teacher else None
             with torch_threads(self.cfg.content.threads):
                 return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs],
-                                             [phones.get(u) for u in wavs], self.cfg.content, path)
+                                             [phones.get(u) for u in wavs], self.cfg.content, path,
+                                             targets=None if targets is None else [targets[u] for u in wavs])
         model = ContentEncoder(self.cfg.content)
         model.load_state_dict(state["model"])
         return model.eval()
+
+    def content_teacher_targets(self, name: str) -> dict[str, np.ndarray]:
+        """utt -> (T, D) dense teacher targets of the content encoder (paperlib.content_teacher; cached by the
+        data hash, the teacher kinds and the WORLD analysis the prosody part reads)."""
+        from .content_teacher import speaker_log_f0, teacher_targets
+
+        kinds, codec = tuple(self.cfg.content.teacher), self.cfg.codec
+        path = self.cache / "content_teacher" / (
+            f"{name}-{config_hash(kinds, self.data_hash(), codec.world_period_ms, codec.subframes, codec.n_mcep)}.pt")
+        state = load_checkpoint(path)
+        if state is None:
+            d, wavs, world = self.data(name), self.wavs(name), self.world_features(name)
+            register = speaker_log_f0(world, {u: d.utts[u].speaker for u in world}, codec.subframes)
+            with torch_threads(self.cfg.content.threads):
+                state = {u: torch.from_numpy(teacher_targets(w, world[u], register[d.utts[u].speaker], kinds,
+                                                             codec.subframes, self.cfg.content.threads)).half()
+                         for u, w in tqdm(wavs.items(), desc=f"content teacher {'+'.join(kinds)} {name}")}
+            save_checkpoint(path, state)
+        return {u: t.float().numpy() for u, t in state.items()}
 
     def speaker_path(self) -> Path:
         return self.cache / f"spkenc-{config_hash(self.cfg.speaker)}.pt"
@@ -294,17 +315,6 @@ class Workspace:
         for utt, item in toks.items():
             out.setdefault(d.utts[utt].speaker, []).append(item["speaker"])
         return {s: torch.stack(v).mean(0) for s, v in out.items()}
-
-
-@torch.no_grad()
-def aligned_acoustic_codes(codec: WorldCodec, features: np.ndarray, content: torch.Tensor
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Codec-encode one utterance's WORLD features; trim content (T,) and acoustic (T, 8) to the shorter."""
-    n = min(len(content), len(features))
-    content = content[:n]
-    acoustic = codec.encode(torch.from_numpy(features[:n])[None],
-                            content[None].long() if codec.cfg.content_conditioned else None)[0].short()
-    return content, acoustic
 
 
 def _features_worker(args) -> np.ndarray:

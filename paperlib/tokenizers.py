@@ -34,13 +34,13 @@ import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
 
-from .align import PHONES, QUARTERS
-from .audio import SAMPLE_RATE
+from .phones import PHONES, QUARTERS
+from .audio import FRAME_SAMPLES, SAMPLE_RATE
+from .content_teacher import target_dim
 from .config import CodecConfig, ContentConfig
 from .model import Transformer
 from .streaming import NoState, StreamingModule, StreamingState
 
-FRAME_SAMPLES = 768                    # one token frame = 48 ms at 16 kHz
 FRAME_MS = 1000 * FRAME_SAMPLES / SAMPLE_RATE
 N_AP_BANDS = 4
 AP_BAND_EDGES_HZ = (0, 1000, 2000, 4000, 8000)
@@ -187,6 +187,16 @@ def feature_weights(cfg: CodecConfig) -> np.ndarray:
     return np.tile(w, cfg.subframes)
 
 
+def prosody_feature_mask(cfg: CodecConfig) -> np.ndarray:
+    """(subframes * feature_dim,) True on the features that carry prosody rather than what is said: log-F0,
+    the level c0 and the band aperiodicities (breathiness). Another utterance's codes cannot know them, so a
+    code-swapped training sample is not scored on them (else the decoder learns to ignore the codes' level)."""
+    m = np.zeros(feature_dim(cfg), dtype=bool)
+    m[[0, 2]] = True
+    m[2 + cfg.n_mcep:] = True
+    return np.tile(m, cfg.subframes)
+
+
 _AP_FREQS = np.linspace(0, SAMPLE_RATE / 2, 513)      # WORLD's aperiodicity bins at fft size 1024
 _AP_BAND_CENTERS = np.array([(lo + hi) / 2 for lo, hi in zip(AP_BAND_EDGES_HZ[:-1], AP_BAND_EDGES_HZ[1:])])
 
@@ -289,6 +299,7 @@ class WorldCodec(StreamingModule[NoState]):
         self.register_buffer("feat_mean", torch.zeros(dim_in))
         self.register_buffer("feat_std", torch.ones(dim_in))
         self.register_buffer("feat_weight", torch.from_numpy(feature_weights(cfg)), persistent=False)
+        self.register_buffer("prosody_mask", torch.from_numpy(prosody_feature_mask(cfg)), persistent=False)
         self.enc_in = CausalConv(dim_in, cfg.hidden, 1)
         self.enc = ResStack(cfg.hidden, cfg.layers)
         self.enc_out = nn.Conv1d(cfg.hidden, cfg.latent_dim, 1)
@@ -299,6 +310,10 @@ class WorldCodec(StreamingModule[NoState]):
         self.dec_in = nn.Conv1d(cfg.latent_dim, cfg.hidden, 1)
         self.dec = ResStack(cfg.hidden, cfg.layers)
         self.dec_out = nn.Conv1d(cfg.hidden, dim_in, 1)
+        if cfg.stage0_prosody_weight > 0:
+            # training only: codebook 0 must say the frame's prosody (log-F0 and level of each sub-frame), as
+            # SpeechTokenizer / Mimi make their first codebook say the phonetics; the LM predicts it best
+            self.stage0_prosody = nn.Linear(cfg.latent_dim, 2 * cfg.subframes)
         if cfg.code_swap_fraction > 0 and not cfg.content_conditioned:
             raise ValueError("codec.code_swap_fraction > 0 needs codec.content_conditioned: a decoder that reads codes "
                              "alone cannot render what is said from another utterance's codes")
@@ -375,23 +390,49 @@ class WorldCodec(StreamingModule[NoState]):
             return self._reconstruction_loss(z, feats, content)
         parts, _ = self.quantizer.stages(self._latent(feats, content))
         z = sum(p * (k < n_active).to(feats.dtype)[:, None, None] for k, p in enumerate(parts))
+        swap = None
         if partner is not None and self.cfg.code_swap_fraction > 0:
             swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
             z = torch.where(swap[:, None, None], z[partner], z)
-        return self._reconstruction_loss(z, feats, content)
+        loss = self._reconstruction_loss(z, feats, content, unscored=swap)
+        if self.cfg.stage0_prosody_weight > 0:
+            loss = loss + self.cfg.stage0_prosody_weight * F.mse_loss(self.stage0_prosody(parts[0]),
+                                                                      self.frame_prosody(feats))
+        return loss
 
-    def _reconstruction_loss(self, z: Tensor, feats: Tensor, content: Tensor | None) -> Tensor:
-        """Normalised-feature MSE of ``feats`` decoded from the quantized latent ``z`` (the codec's loss)."""
-        return F.mse_loss(self._decode_latent(z, content), self.normalize(feats))
+    def frame_prosody(self, feats: Tensor) -> Tensor:
+        """(B, T, F) raw features -> (B, T, 2 * subframes) standardised log-F0 and c0 of every sub-frame."""
+        per = ((feats - self.feat_mean) / self.feat_std).reshape(*feats.shape[:2], self.cfg.subframes, -1)
+        return per[..., [0, 2]].flatten(2)
+
+    def _reconstruction_loss(self, z: Tensor, feats: Tensor, content: Tensor | None,
+                             unscored: Tensor | None = None, target: Tensor | None = None) -> Tensor:
+        """Normalised-feature MSE of ``feats`` (or a normalised ``target``) decoded from the quantized latent
+        ``z`` (the codec's loss); samples flagged in ``unscored`` (B,) are not scored on the prosody features."""
+        err = (self._decode_latent(z, content) - (self.normalize(feats) if target is None else target)) ** 2
+        if unscored is None or not unscored.any():
+            return err.mean()
+        keep = ~(unscored[:, None, None] & self.prosody_mask)
+        return (err * keep).sum() / keep.expand_as(err).sum()
 
     def decoder_parameters(self) -> list[nn.Parameter]:
         """The parameters that map the quantized latent (and content) to features: what decoder adaptation
         trains (train_tokenizers.adapt_decoder)."""
         return [p for name, p in self.named_parameters() if name.startswith(DECODER_PREFIXES)]
 
-    def decoder_loss(self, feats: Tensor, codes: Tensor, content: Tensor | None = None) -> Tensor:
-        """Normalised-feature MSE of features decoded from given (B, T, 8) codes (all stages)."""
-        return self._reconstruction_loss(self.quantizer.decode(codes), feats, content)
+    def decoder_loss(self, feats: Tensor, codes: Tensor, content: Tensor | None = None,
+                     reference: "WorldCodec | None" = None) -> Tensor:
+        """Normalised-feature MSE of features decoded from given (B, T, 8) codes (all stages). With a frozen
+        ``reference`` codec the prosody features are scored against what the reference decodes from the same
+        codes instead of against ``feats``: the codes, not the content, keep saying the level, F0 and
+        breathiness (decoder adaptation otherwise learns to render them from content: flat, docs/FINDINGS.md)."""
+        z = self.quantizer.decode(codes)
+        target = self.normalize(feats)
+        if reference is not None:
+            with torch.no_grad():
+                ref = reference._decode_latent(reference.quantizer.decode(codes), content)
+            target = torch.where(self.prosody_mask, ref, target)
+        return self._reconstruction_loss(z, feats, content, target=target)
 
     def decode_frame_to_wav(self, codes: Tensor, content: int) -> np.ndarray:
         """Inside ``with codec.streaming(1)``: the next frame's (8,) codes [+ its content token] -> its 48 ms of
@@ -409,26 +450,48 @@ class WorldCodec(StreamingModule[NoState]):
         return synthesize_features(feats, self.cfg)
 
 
+@torch.no_grad()
+def aligned_acoustic_codes(codec: WorldCodec, features: np.ndarray, content: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codec-encode one utterance's WORLD features; trim content (T,) and acoustic (T, 8) to the shorter."""
+    n = min(len(content), len(features))
+    content = content[:n]
+    acoustic = codec.encode(torch.from_numpy(features[:n])[None],
+                            content[None].long() if codec.cfg.content_conditioned else None)[0].short()
+    return content, acoustic
+
+
 # ---- the content encoder ---------------------------------------------------------------------------------
 
 class MelFrontEnd(nn.Module):
     """Causal log-mel: frame i covers samples [192 i - 192, 192 i + 192), 4 frames per token frame."""
 
-    def __init__(self, n_mels: int) -> None:
+    def __init__(self, n_mels: int, keep_level: bool = False) -> None:
         super().__init__()
+        self.keep_level = keep_level
         self.hop, self.win = FRAME_SAMPLES // 4, FRAME_SAMPLES // 2
         self.history = self.win - self.hop          # samples of the past each token frame needs
         self.mel = torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=self.win, win_length=self.win,
                                                         hop_length=self.hop, n_mels=n_mels, center=False)
 
+    @property
+    def dim(self) -> int:
+        """Features per token frame: 4 quarters x n_mels (+ each quarter's level when it is kept)."""
+        return 4 * (self.mel.n_mels + int(self.keep_level))
+
     def forward(self, wav: Tensor, history: Tensor | None = None) -> Tensor:
-        """(B, N) -> (B, N // 768, 4 * n_mels); uses no sample beyond the current token frame."""
+        """(B, N) -> (B, N // 768, dim); uses no sample beyond the current token frame. The per-frame level is
+        split off the spectral shape; ``keep_level`` keeps it as one more value per quarter (loudness is not
+        what is said, but it is how: the paralinguistic residue the content tokens must not erase)."""
         tok = wav.shape[-1] // FRAME_SAMPLES
         if history is None:
             history = wav.new_zeros(wav.shape[0], self.history)
         x = torch.cat([history, wav[..., : tok * FRAME_SAMPLES]], dim=-1)
         mel = torch.log(self.mel(x) + 1e-5).transpose(1, 2)[:, : tok * 4]    # (B, 4T, M)
-        mel = mel - mel.mean(-1, keepdim=True)          # drop per-frame level: loudness is not content
+        level = mel.mean(-1, keepdim=True)
+        mel = mel - level
+        if self.keep_level:
+            mel = torch.cat([mel, level], dim=-1)
         return mel.reshape(mel.shape[0], tok, -1)
 
 
@@ -445,8 +508,8 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
     def __init__(self, cfg: ContentConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.front = MelFrontEnd(cfg.n_mels)
-        self.proj = nn.Linear(4 * cfg.n_mels, cfg.hidden)
+        self.front = MelFrontEnd(cfg.n_mels, cfg.keep_level)
+        self.proj = nn.Linear(self.front.dim, cfg.hidden)
         self.transformer = Transformer(cfg.hidden, cfg.layers, cfg.heads, window=cfg.left_context_frames)
         self.to_code = nn.Linear(cfg.hidden, len(cfg.fsq_levels))
         self.fsq = FSQ(cfg.fsq_levels)
@@ -459,8 +522,13 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         # dense phonetic target (training only): a pointwise head, so the phones must be in the token itself
         self.phone_head = nn.Sequential(nn.Linear(len(cfg.fsq_levels), cfg.hidden), nn.GELU(),
                                         nn.Linear(cfg.hidden, QUARTERS * len(PHONES)))
-        self.register_buffer("feat_mean", torch.zeros(4 * cfg.n_mels))
-        self.register_buffer("feat_std", torch.ones(4 * cfg.n_mels))
+        # dense teacher target (training only, paperlib.content_teacher): a pointwise head again, so what the
+        # teacher's states carry beyond phones (prosody, voice quality) must be in the token itself
+        if cfg.teacher:
+            self.teacher_head = nn.Sequential(nn.Linear(len(cfg.fsq_levels), cfg.hidden), nn.GELU(),
+                                              nn.Linear(cfg.hidden, target_dim(tuple(cfg.teacher))))
+        self.register_buffer("feat_mean", torch.zeros(self.front.dim))
+        self.register_buffer("feat_std", torch.ones(self.front.dim))
 
     @property
     def vocab_size(self) -> int:

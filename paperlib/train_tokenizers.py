@@ -15,6 +15,8 @@ from .config import CodecConfig, ContentConfig, DecoderAdaptConfig
 from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, text_to_ids
 from .utils import stable_int
 
+Tensor = torch.Tensor
+
 CROP_FRAMES = 64
 
 
@@ -150,6 +152,7 @@ def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[
         generated = [np.concatenate([g, p], axis=1)
                      for g, p in zip(generated, same_speaker_partner_codes(generated, speakers, cfg.seed))]
     model = copy.deepcopy(codec)
+    reference = copy.deepcopy(codec).eval() if cfg.prosody_from_codes else None
     params = model.decoder_parameters()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -167,7 +170,8 @@ def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[
         codes = codes[np.arange(len(codes)), :, slot]                                            # (B, T, 8)
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
-        loss = model.decoder_loss(torch.from_numpy(feats), torch.from_numpy(codes).long(), torch.from_numpy(conts).long())
+        loss = model.decoder_loss(torch.from_numpy(feats), torch.from_numpy(codes).long(), torch.from_numpy(conts).long(),
+                                  reference)
         opt.zero_grad(); loss.backward(); opt.step()
         if (s + 1) % ckpt_every == 0 or s + 1 == cfg.steps:
             save_checkpoint(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": s + 1,
@@ -176,13 +180,40 @@ def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[
 
 
 @torch.enable_grad()
+def teacher_loss(pred: Tensor, target: Tensor, kinds: tuple[str, ...]) -> Tensor:
+    """Per-frame regression of the standardised dense teacher targets (B, T, D), frames with a NaN target
+    ignored: 1 - cosine for the whisper states (their direction is what SER probes read), L1 for prosody."""
+    from .content_teacher import PROSODY_DIM, WHISPER_DIM
+
+    valid = ~torch.isnan(target[..., 0])
+    if not valid.any():
+        return pred.sum() * 0
+    pred, target = pred[valid], target[valid]
+    loss, start = pred.new_zeros(()), 0
+    for kind in kinds:
+        width = WHISPER_DIM if kind == "whisper" else PROSODY_DIM
+        p, t = pred[:, start:start + width], target[:, start:start + width]
+        loss = loss + ((1 - F.cosine_similarity(p, t, dim=-1)).mean() if kind == "whisper"
+                       else F.smooth_l1_loss(p, t))
+        start += width
+    return loss
+
+
 def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list[np.ndarray | None],
-                          cfg: ContentConfig, ckpt_path: Path, ckpt_every: int = 500) -> ContentEncoder:
+                          cfg: ContentConfig, ckpt_path: Path, ckpt_every: int = 500,
+                          targets: list[np.ndarray] | None = None) -> ContentEncoder:
     """Dense phone cross-entropy (``phones``: (T_i, 4) aligned quarter phones per utterance, None where the
     alignment failed) through the quantized tokens, plus CTC on characters (2 CTC slots per token frame)
-    through the tokens and, auxiliary, before quantization."""
+    through the tokens and, auxiliary, before quantization; with ``cfg.teacher``, also the regression of the
+    dense teacher ``targets`` ((T_i, D) per utterance, paperlib.content_teacher) through the tokens."""
     if len(phones) != len(wavs) or len(texts) != len(wavs):
         raise ValueError(f"train_content_encoder: {len(wavs)} wavs, {len(texts)} texts, {len(phones)} phone labels")
+    if cfg.teacher and (targets is None or len(targets) != len(wavs)):
+        raise ValueError(f"content.teacher = {cfg.teacher} needs a dense target for each of the {len(wavs)} utterances")
+    if cfg.teacher:         # standardised per dimension over the training frames
+        allt = np.concatenate(targets)
+        t_mean, t_std = allt.mean(0), allt.std(0) + 1e-3
+        targets = [((t - t_mean) / t_std).astype(np.float32) for t in targets]
     torch.manual_seed(cfg.seed)
     enc = ContentEncoder(cfg)
     with torch.no_grad():
@@ -201,6 +232,7 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list
         x = torch.zeros(len(idx), longest)
         in_len = []
         target = torch.full((len(idx), longest // FRAME_SAMPLES, 4), -100, dtype=torch.long)   # -100: ignored
+        dense = torch.full((len(idx), longest // FRAME_SAMPLES, targets[0].shape[1]), float("nan")) if cfg.teacher else None
         for j, i in enumerate(idx):
             n = min(len(wavs[i]), longest) // FRAME_SAMPLES * FRAME_SAMPLES
             x[j, :n] = torch.from_numpy(wavs[i][:n])
@@ -208,6 +240,9 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list
             if phones[i] is not None:
                 m = min(n // FRAME_SAMPLES, len(phones[i]))
                 target[j, :m] = torch.from_numpy(phones[i][:m].astype(np.int64))
+            if dense is not None:
+                m = min(n // FRAME_SAMPLES, len(targets[i]))
+                dense[j, :m] = torch.from_numpy(targets[i][:m])
         for g in opt.param_groups:
             g["lr"] = warmup_cosine_lr(cfg.lr, s, cfg.steps)
         logits, aux, q = enc.ctc_logits(x)
@@ -218,6 +253,8 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list
         loss = cfg.ctc_weight * ctc(logits) + cfg.aux_weight * ctc(aux)
         if cfg.phone_weight > 0 and (target >= 0).any():
             loss = loss + cfg.phone_weight * F.cross_entropy(enc.phone_logits(q).flatten(0, 2), target.flatten())
+        if dense is not None and cfg.teacher_weight > 0:
+            loss = loss + cfg.teacher_weight * teacher_loss(enc.teacher_head(q), dense, tuple(cfg.teacher))
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
         opt.step()
