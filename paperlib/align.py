@@ -11,7 +11,6 @@ named with their reason and left out of the labels; the data card counts them.
 """
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import dataclass
@@ -132,24 +131,7 @@ def align_items(items: list[tuple[str, np.ndarray, str]], n_tokens: dict[str, in
     return labels, failures
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperlib.align", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dirs", nargs="+", help="data dir names under data/<scale>/, e.g. train_pretrain")
-    parser.add_argument("--scale", default="mini")
-    args = parser.parse_args(argv)
-    from .stages import Workspace
+if __name__ == "__main__":    # the command lives with the stages it runs: no import cycle (paperlib.commands)
+    from paperlib.commands import align_main
 
-    ws = Workspace(args.scale)
-    status = 0
-    for name in args.dirs:
-        labels, failures = ws.phone_alignment(name)
-        print(f"{name}: {len(labels)} aligned, {len(failures)} failed")
-        for utt, reason in sorted(failures.items()):
-            print(f"  {ws.data(name).utts[utt].path}: {reason}", file=sys.stderr)
-        status |= bool(failures)
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(align_main())

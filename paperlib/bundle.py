@@ -43,8 +43,14 @@ TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_au
 PRE_FIELD_DEFAULTS = {"content": {"keep_level": False, "teacher": []}, "codec": {"stage0_prosody_weight": 0.0}}
 
 
+# fields a bundle exported by an earlier version may carry, which this code no longer has (all at the value
+# the code now always uses)
+RETIRED_FIELDS = {"codec": ("quantizer",), "lm": ("max_len",)}
+
+
 def _stored_config(config: dict, part: str) -> dict:
-    return {**PRE_FIELD_DEFAULTS.get(part, {}), **config[part]}
+    stored = {k: v for k, v in config[part].items() if k not in RETIRED_FIELDS.get(part, ())}
+    return {**PRE_FIELD_DEFAULTS.get(part, {}), **stored}
 
 
 class BundleError(RuntimeError):
@@ -169,7 +175,7 @@ class Bundle:
         content = self._load(ContentEncoder(apply_overrides(ContentConfig(), _stored_config(self.config, "content"))),
                              "content_encoder.safetensors", "content_encoder")
         codec = self._load(WorldCodec(apply_overrides(CodecConfig(), _stored_config(self.config, "codec"))), "codec.safetensors", "codec")
-        lm = self._load(CodecLM(apply_overrides(LMConfig(), self.config["lm"])), f"lm-{system}.safetensors", "lm")
+        lm = self._load(CodecLM(apply_overrides(LMConfig(), _stored_config(self.config, "lm"))), f"lm-{system}.safetensors", "lm")
         return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"]),
                 apply_overrides(InferenceConfig(), meta["inference"]))
 

@@ -55,12 +55,11 @@ class DataConfig:
 
 @dataclass
 class CodecConfig:
-    """WORLD-parameter codec: causal conv encoder -> 8 FSQ codebooks (residual or grouped) -> decoder."""
+    """WORLD-parameter codec: causal conv encoder -> 8 residual FSQ codebooks -> decoder."""
     world_period_ms: float = 6.0
     subframes: int = 8                  # WORLD frames per token frame: 8 x 6 ms = 48 ms
     n_mcep: int = 40                    # mel-cepstrum order of the coded envelope
     n_codebooks: int = 8
-    quantizer: str = "residual"         # residual (coarse-to-fine) | grouped (first design, see README)
     fsq_levels: tuple[int, ...] = (5, 5, 5)      # 125 codes per codebook
     latent_dim: int = 64
     quantizer_dropout: float = 0.5      # fraction of a batch decoded from a random number of first stages
@@ -187,7 +186,6 @@ class LMConfig:
     codebook_size: int = 125               # overwritten by the codec (prod of fsq_levels)
     speaker_dim: int = 128
     max_delay: int = 8
-    max_len: int = 1024
     dropout: float = 0.0
     emo_dim: int = 64               # teacher feature dimension for the distillation head
 
@@ -259,7 +257,6 @@ class InferenceConfig:
 class EvalConfig:
     asr: str = "whisper-tiny.en"    # or a local speechbrain ASR path
     bootstrap: int = 1000
-    eer_s: bool = True
     ser_c: float = 1.0
     # epochs of the ECAPA attackers (EER-L and EER-S, one recipe as in the VPC) over train_asv. The speaker
     # encoder's 5 (sized for its 1,800 pretraining utterances) are 40 steps on train_asv's 256 and left the
@@ -288,7 +285,6 @@ class ScaleConfig:
     # and which tables get the seeds beyond the first (empty = every table)
     pipeline_eer_s: bool = True
     pipeline_extra_seed_tables: tuple[str, ...] = ()
-    corpora: dict = field(default_factory=dict)   # full scale: local paths of real corpora
 
 
 def apply_overrides(obj: Any, overrides: dict[str, Any]) -> Any:
@@ -345,7 +341,7 @@ def preset(scale: str = "mini") -> ScaleConfig:
             "codec": dict(content_conditioned=False, code_swap_fraction=0.0),
             "decoder_adapt": dict(enabled=False),
             "lm": dict(d_model=768, n_layers=12, n_heads=12, fast_layers=4, fast_d_model=768, content_vocab=8192,
-                       emo_dim=1024, max_len=4096, fast_train_fraction=1.0),
+                       emo_dim=1024, fast_train_fraction=1.0),
             "content": dict(fsq_levels=[8, 8, 8, 8, 2]),     # 8192 codes as in the paper
             "train": dict(steps=200000, batch=32),
             "finetune": dict(batch=32),

@@ -5,9 +5,8 @@ Acoustic codec (``WorldCodec``): audio -> WORLD vocoder parameters every 6 ms
 8 sub-frames stacked into one 48 ms token frame -> causal conv encoder ->
 8 residual FSQ codebooks of 125 codes (levels 5,5,5; quantizer dropout, so
 codebook 0 alone is a coarse description of the frame) -> causal conv
-decoder -> WORLD synthesis at 16 kHz. (``quantizer: grouped`` restores the
-first design, 8 grouped FSQ codebooks of 1000 codes, which a small LM could not
-predict; docs/FINDINGS.md.) At mini scale the codec is content-conditioned: encoder and decoder also read
+decoder -> WORLD synthesis at 16 kHz. (The first design, 8 grouped FSQ codebooks of
+1000 codes, was retired: a small LM could not predict them; docs/FINDINGS.md.) At mini scale the codec is content-conditioned: encoder and decoder also read
 each frame's content token, and training decodes part of each batch from another same-speaker utterance's
 codes, so what is said comes from the content tokens and the codes carry voice and prosody (a stated
 deviation from the paper's codec, docs/FINDINGS.md). On a CPU this trains in minutes and stays
@@ -260,28 +259,6 @@ class ResidualFSQ(nn.Module):
         return sum(pout(stage) for pout, stage in zip(self.proj_out, quantized))
 
 
-class GroupedFSQ(nn.Module):
-    """8 independent FSQ groups over slices of the latent (the original design; kept as an ablation)."""
-
-    def __init__(self, dim: int, n_groups: int, levels: tuple[int, ...]) -> None:
-        super().__init__()
-        self.fsq = FSQ(levels)
-        self.codebook_size = self.fsq.codebook_size
-        self.n_groups, self.width = n_groups, len(levels)
-        self.proj_in = nn.Linear(dim, n_groups * self.width)
-        self.proj_out = nn.Linear(n_groups * self.width, dim)
-
-    def forward(self, z: Tensor, n_active: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h = self.proj_in(z).reshape(*z.shape[:2], self.n_groups, self.width)
-        q, codes = self.fsq(h)
-        return self.proj_out(q.flatten(2)), codes
-
-    def decode(self, codes: Tensor, n_stages: int | None = None) -> Tensor:
-        if n_stages not in (None, self.n_groups):
-            raise ValueError("grouped FSQ decodes from all groups only")
-        return self.proj_out(self.fsq.quantized_from_codes(codes).flatten(2))
-
-
 # parameter-name prefixes of the two halves (the quantizer belongs to neither): decoder adaptation trains
 # the decoder's, the exported bundle drops the encoder's (prompts are shipped pre-encoded)
 ENCODER_PREFIXES = ("enc_in.", "enc.", "enc_out.", "content_to_encoder.")
@@ -303,10 +280,7 @@ class WorldCodec(StreamingModule[NoState]):
         self.enc_in = CausalConv(dim_in, cfg.hidden, 1)
         self.enc = ResStack(cfg.hidden, cfg.layers)
         self.enc_out = nn.Conv1d(cfg.hidden, cfg.latent_dim, 1)
-        quantizers = {"residual": ResidualFSQ, "grouped": GroupedFSQ}
-        if cfg.quantizer not in quantizers:
-            raise ValueError(f"codec.quantizer must be one of {sorted(quantizers)}, got {cfg.quantizer!r}")
-        self.quantizer = quantizers[cfg.quantizer](cfg.latent_dim, cfg.n_codebooks, cfg.fsq_levels)
+        self.quantizer = ResidualFSQ(cfg.latent_dim, cfg.n_codebooks, cfg.fsq_levels)
         self.dec_in = nn.Conv1d(cfg.latent_dim, cfg.hidden, 1)
         self.dec = ResStack(cfg.hidden, cfg.layers)
         self.dec_out = nn.Conv1d(cfg.hidden, dim_in, 1)
@@ -385,9 +359,6 @@ class WorldCodec(StreamingModule[NoState]):
             k = torch.randint(0 if self.cfg.content_conditioned else 1, n_stages + 1, (bsz,), generator=generator)
             use_all = torch.rand(bsz, generator=generator) >= self.cfg.quantizer_dropout
             n_active = torch.where(use_all, n_stages, k)
-        if self.cfg.quantizer != "residual":
-            z, _ = self.quantizer(self._latent(feats, content))
-            return self._reconstruction_loss(z, feats, content)
         parts, _ = self.quantizer.stages(self._latent(feats, content))
         z = sum(p * (k < n_active).to(feats.dtype)[:, None, None] for k, p in enumerate(parts))
         swap = None

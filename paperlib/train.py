@@ -22,7 +22,6 @@ LM loss covers the source part only (DESIGN.md section 1).
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -36,7 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import FinetuneConfig, ScaleConfig, apply_overrides, load_override, preset
+from .config import FinetuneConfig, ScaleConfig, apply_overrides
 from .model import CodecLM, LMBatch, Transformer, collate, combine_streams, interleave
 from .pairs import finetune_pairs
 from .utils import config_hash, torch_threads
@@ -97,13 +96,12 @@ class PretrainData:
     """Self-continuation samples from the pretraining corpus; with prob. pair_fraction, [utt' + utt] of one
     speaker (no [SEP]), so that prompting by continuation is seen in pretraining."""
 
-    def __init__(self, ws, cfg: ScaleConfig, utts: list[str] | None = None) -> None:
-        """``utts``: train on these pretraining utterances only (diagnostics; default all of them)."""
+    def __init__(self, ws, cfg: ScaleConfig) -> None:
         self.cfg = cfg
         self.lm_cfg = lm_config(ws)          # with the tokenizers' vocabularies (their PAD/SEP ids)
         self.tokens = ws.tokens("train_pretrain")
         d = ws.data("train_pretrain")
-        self.utts = sorted(self.tokens) if utts is None else sorted(utts)
+        self.utts = sorted(self.tokens)
         self.speaker_of = {u: d.utts[u].speaker for u in self.utts}
         self.by_spk: dict[str, list[str]] = {}
         for u in self.utts:
@@ -297,36 +295,7 @@ def export_anonymizer(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path)["model"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .stages import Workspace
+if __name__ == "__main__":    # the command lives with the stages it runs: no import cycle (paperlib.commands)
+    from paperlib.commands import train_main
 
-    parser = argparse.ArgumentParser(prog="python -m paperlib.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["tokenizers", "pretrain", "finetune"])
-    parser.add_argument("--scale", default="mini", choices=["smoke", "mini", "full"])
-    parser.add_argument("--row", type=Path, help="YAML override of FinetuneConfig (one per table row)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, help="override train.steps (pretrain)")
-    parser.add_argument("--ckpt", type=Path, help="write the pretraining checkpoint here instead of the cache")
-    args = parser.parse_args(argv)
-    ws = Workspace(args.scale)
-    if args.steps:
-        ws.cfg = apply_overrides(ws.cfg, {"train": {"steps": args.steps}})
-    if args.stage == "tokenizers":
-        ws.codec(); ws.content_encoder(); ws.speaker_encoder()
-        print(ws.codec_path(), ws.content_path(), ws.speaker_path())
-    elif args.stage == "pretrain":
-        path = pretrain(ws, path=args.ckpt)
-        if _dist_info()[0] == 0:
-            print(path)
-    else:
-        ft = ws.cfg.finetune
-        if args.row:
-            ft = apply_overrides(ft, load_override(args.row).get("finetune", {}))
-        ft = apply_overrides(ft, {"seed": args.seed})
-        print(finetune(ws, ft))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(train_main())

@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import random
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -97,17 +96,6 @@ def config_hash(*objs: Any, length: int = 10) -> str:
     """Stable short hash of dataclasses / dicts, used as cache keys."""
     blob = json.dumps([_hashable(o) for o in objs], sort_keys=True, default=_json_default)
     return hashlib.sha1(blob.encode()).hexdigest()[:length]
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # torch-free helpers (data generation) still work
-        pass
 
 
 def stable_int(*parts: Any) -> int:
