@@ -23,10 +23,8 @@ import pandas as pd
 import seaborn as sns
 
 from paperlib.figures import load_json, save_figure, setup_style
-from paperlib.stages import Workspace
 
 setup_style()
-ws = Workspace(scale)
 
 # %% [markdown]
 # ## Finetuning curves (LM loss on the source part; L_emo where distillation is on)
@@ -51,18 +49,13 @@ save_figure(fig, "fig_finetune_curves", scale)
 # trajectories of CREMA-like utterances of one speaker.
 
 # %%
-feats = ws.teacher_features("train_crema")
-crema = ws.data("train_crema")
-spk = sorted(crema.by_speaker())[0]
+teacher = load_json(scale, "teacher_features.json")
 fig, axes = plt.subplots(1, 4, figsize=(12, 2.6), sharey=True)
 for ax, emo in zip(axes, ["neu", "ang", "hap", "sad"]):
-    utt = sorted(u.utt_id for u in crema.by_speaker()[spk] if u.emotion == emo)[-1]
-    ax.imshow(feats[utt].numpy().T, aspect="auto", origin="lower", cmap="coolwarm", vmin=-2, vmax=2)
+    ax.imshow(np.array(teacher["examples"][emo]["frames"]).T, aspect="auto", origin="lower", cmap="coolwarm", vmin=-2, vmax=2)
     ax.set_title(f"{emo}", fontsize=9); ax.set_xlabel("token frame (48 ms)")
 axes[0].set_ylabel("teacher dim")
 save_figure(fig, "fig_teacher_features", scale)
 
 # %%
-means = pd.DataFrame([{"emotion": u.emotion, **{f"d{i}": v for i, v in enumerate(feats[u.utt_id].mean(0).numpy()[:8])}}
-                      for u in crema.utts.values()])
-means.groupby("emotion").mean().round(2)
+pd.DataFrame(teacher["mean_first_dims"], index=[f"d{i}" for i in range(8)]).T.rename_axis("emotion").round(2)

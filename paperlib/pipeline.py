@@ -95,7 +95,7 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     # shared inputs of every system, computed once before the workers start
     timed("tokens", lambda: [ws.tokens(n) for n in EVAL_DIRS + ("train_asv", "vctk_pool", "train_pretrain",
                                                                 "train_crema")])
-    timed("teacher_features", lambda: ws.teacher_features("train_crema"))
+    timed("teacher_features", lambda: atomic_write_json(figs / "teacher_features.json", teacher_feature_summary(ws)))
     original = timed("original_eval", lambda: original_results(ws))
     atomic_write_json(figs / "original.json", {k: v for k, v in original.items()
                                                if k not in ("transcripts", "ser_predictions")})
@@ -159,6 +159,25 @@ def run(scale: str, seeds: list[int] | None = None, only: str | None = None, eer
     timings["total"] = round(time.time() - t0, 1)
     atomic_write_json(figs / f"pipeline_timings.json", timings)
     return figs
+
+
+def teacher_feature_summary(ws, dims: int = 64) -> dict:
+    """What notebook 03 plots of the frozen emotion teacher: the frames of the last utterance of each emotion
+    of the first CREMA-like speaker, and every emotion's mean of the first 8 dimensions (the notebook only
+    reads this; computing it trains the teacher when it is missing)."""
+    import numpy as np
+
+    feats, crema = ws.teacher_features("train_crema"), ws.data("train_crema")
+    spk = sorted(crema.by_speaker())[0]
+    examples = {}
+    for emo in ("neu", "ang", "hap", "sad"):
+        utt = sorted(u.utt_id for u in crema.by_speaker()[spk] if u.emotion == emo)[-1]
+        examples[emo] = {"utt": utt, "frames": np.round(feats[utt].numpy()[:, :dims], 2).tolist()}
+    means = {}
+    for emo in sorted({u.emotion for u in crema.utts.values()}):
+        rows = [feats[u.utt_id].mean(0).numpy()[:8] for u in crema.utts.values() if u.emotion == emo]
+        means[emo] = np.round(np.mean(rows, axis=0), 3).tolist()
+    return {"speaker": spk, "examples": examples, "mean_first_dims": means}
 
 
 def system_timings(results: list[dict]):
