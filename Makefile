@@ -45,7 +45,8 @@ notebooks: install  ## execute every notebook headless with papermill into figur
 models: pipeline  ## export the trained anonymizer bundle models/SCALE/ (what the CLI loads without a cache)
 	$(PY) -m paperlib.bundle export --scale $(SCALE)
 
-paper: pipeline models notebooks  ## everything: data, models, tables, figures, bundle, executed notebooks, demo page
+paper: pipeline models notebooks bench  ## everything: data, models, tables, figures, bundle, notebooks, demo page, benchmarks, README results
+	$(PY) -m paperlib.tables --readme --scale $(SCALE)
 
 test: install  ## smoke-scale tests incl. one papermill run of every notebook (< 10 min on 2 cores)
 	$(PY) -m pytest -x --durations=15 tests

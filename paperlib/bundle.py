@@ -34,7 +34,7 @@ PROMPT_POOL = "vctk_pool"
 STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd")     # the others draw prompts from the training corpora
 # parameters only training uses (the codec's encoder: every prompt is already encoded in prompts.safetensors)
 TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_aux.", "phone_head.",
-                                     "teacher_head."),
+                                     "teacher_head.", "prosody_head."),
                  "codec": ENCODER_PREFIXES + ("stage0_prosody.",),
                  "lm": ("semantic_head.",)}
 

@@ -142,6 +142,12 @@ class ContentConfig:
     # Phones alone carry nothing but timing: tokens trained on them kept emotion 30.7 (chance 25)
     teacher: tuple[str, ...] = ("whisper", "prosody")
     teacher_weight: float = 1.0
+    # the prosody target is read from the token's last ``prosody_digits`` FSQ digits alone (its own head), so
+    # those digits are the token's paralinguistic channel and the others say what is said. With a head on the
+    # whole token instead, phones took the 10 bits: tokens kept emotion 28.6, decoding them alone 0.0 dB
+    # between angry and sad (docs/FINDINGS.md)
+    prosody_digits: int = 1
+    prosody_weight: float = 1.0
     # the front end keeps each 12 ms quarter's level beside the level-free spectral shape: without it the
     # tokens cannot carry loudness, MiniVPC's strongest emotion cue (docs/FINDINGS.md)
     keep_level: bool = True

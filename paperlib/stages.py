@@ -150,7 +150,10 @@ class Workspace:
         # the phone labels are part of the recipe: they change with the data (its hash) and the aligner
         from .align import ALIGNER_VERSION
 
-        return self.cache / f"content-{config_hash(self.cfg.content, self.data_hash(), ALIGNER_VERSION)}.pt"
+        from .content_teacher import PROSODY_TARGET_VERSION
+
+        teacher = PROSODY_TARGET_VERSION if "prosody" in self.cfg.content.teacher else ""
+        return self.cache / f"content-{config_hash(self.cfg.content, self.data_hash(), ALIGNER_VERSION, teacher)}.pt"
 
     @functools.lru_cache(maxsize=None)
     def content_encoder(self) -> ContentEncoder:
@@ -171,11 +174,11 @@ class Workspace:
     def content_teacher_targets(self, name: str) -> dict[str, np.ndarray]:
         """utt -> (T, D) dense teacher targets of the content encoder (paperlib.content_teacher; cached by the
         data hash, the teacher kinds and the WORLD analysis the prosody part reads)."""
-        from .content_teacher import speaker_log_f0, teacher_targets
+        from .content_teacher import PROSODY_TARGET_VERSION, speaker_log_f0, teacher_targets
 
         kinds, codec = tuple(self.cfg.content.teacher), self.cfg.codec
-        path = self.cache / "content_teacher" / (
-            f"{name}-{config_hash(kinds, self.data_hash(), codec.world_period_ms, codec.subframes, codec.n_mcep)}.pt")
+        key = config_hash(kinds, self.data_hash(), codec.world_period_ms, codec.subframes, codec.n_mcep, PROSODY_TARGET_VERSION)
+        path = self.cache / "content_teacher" / f"{name}-{key}.pt"
         state = load_checkpoint(path)
         if state is None:
             d, wavs, world = self.data(name), self.wavs(name), self.world_features(name)

@@ -93,6 +93,18 @@ def _decoding_line(report: dict) -> str:
     return "".join(parts)
 
 
+def _budget_line(budget: dict) -> str:
+    """The emotion budget (figures/emotion_budget.json) as one README paragraph: UAR [95% CI] per step."""
+    cells = "; ".join(f"{name} {r['UAR']['value']:.1f} [{r['UAR']['ci_low']:.1f}, {r['UAR']['ci_high']:.1f}] "
+                      f"({r['angry_minus_sad_rms_db']:+.1f} dB ang-sad, top class {r['max_class_share']:.0f}%)"
+                      for name, r in budget["rows"].items())
+    p = budget["content_probes"]
+    return (f"**Emotion budget** ({budget['set']}, SER UAR after each step, `figures/emotion_budget.md`): {cells}. "
+            f"Content-token probes: emotion {p['emotion_acc_tokens']:.1f}% (log-mel {p['emotion_acc_log_mel']:.1f}%, "
+            f"chance 25%), speaker ID {p['speaker_acc_tokens']:.1f}% (chance {p['chance_speaker']:.1f}%), quarter-phone "
+            f"accuracy {p['phone_accuracy']['held_out']:.1f}% held-out.")
+
+
 def update_readme(scale: str = "mini") -> bool:
     """Replace the README block between the RESULTS markers with the current tables (data -> text)."""
     import json
@@ -142,6 +154,9 @@ def update_readme(scale: str = "mini") -> bool:
                   f"speaker ID {p['speaker_acc_tokens']:.1f}% on tokens vs {p['speaker_acc_log_mel']:.1f}% on log-mel "
                   f"(chance {p['chance_speaker']:.1f}%), emotion {p['emotion_acc_tokens']:.1f}% vs "
                   f"{p['emotion_acc_log_mel']:.1f}% (chance 25%)." + _decoding_line(r), ""]
+    budget = figs / "emotion_budget.json"
+    if budget.exists():
+        parts += [_budget_line(json.loads(budget.read_text())), ""]
     lm_report = figs / "lm_report.json"
     if lm_report.exists():
         r = json.loads(lm_report.read_text())

@@ -363,7 +363,8 @@ class WorldCodec(StreamingModule[NoState]):
         z = sum(p * (k < n_active).to(feats.dtype)[:, None, None] for k, p in enumerate(parts))
         swap = None
         if partner is not None and self.cfg.code_swap_fraction > 0:
-            swap = torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction
+            # a sample that is its own partner (a speaker with one utterance) is not swapped
+            swap = (torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction) & (partner != torch.arange(bsz))
             z = torch.where(swap[:, None, None], z[partner], z)
         loss = self._reconstruction_loss(z, feats, content, unscored=swap)
         if self.cfg.stage0_prosody_weight > 0:
@@ -495,9 +496,15 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
                                         nn.Linear(cfg.hidden, QUARTERS * len(PHONES)))
         # dense teacher target (training only, paperlib.content_teacher): a pointwise head again, so what the
         # teacher's states carry beyond phones (prosody, voice quality) must be in the token itself
-        if cfg.teacher:
+        dense = tuple(k for k in cfg.teacher if k != "prosody")
+        if dense:
             self.teacher_head = nn.Sequential(nn.Linear(len(cfg.fsq_levels), cfg.hidden), nn.GELU(),
-                                              nn.Linear(cfg.hidden, target_dim(tuple(cfg.teacher))))
+                                              nn.Linear(cfg.hidden, target_dim(dense)))
+        if "prosody" in cfg.teacher:
+            if not 0 < cfg.prosody_digits < len(cfg.fsq_levels):
+                raise ValueError(f"content.prosody_digits must be in 1..{len(cfg.fsq_levels) - 1}, got {cfg.prosody_digits}")
+            self.prosody_head = nn.Sequential(nn.Linear(cfg.prosody_digits, cfg.hidden), nn.GELU(),
+                                              nn.Linear(cfg.hidden, target_dim(("prosody",))))
         self.register_buffer("feat_mean", torch.zeros(self.front.dim))
         self.register_buffer("feat_std", torch.ones(self.front.dim))
 
@@ -538,6 +545,20 @@ class ContentEncoder(StreamingModule[ContentEncoderState]):
         aux = self.ctc_aux(h)
         bsz = logits.shape[0]
         return logits.reshape(bsz, -1, CTC_VOCAB), aux.reshape(bsz, -1, CTC_VOCAB), q
+
+    def teacher_predictions(self, q: Tensor) -> Tensor:
+        """Quantized tokens (B, T, n_levels) -> (B, T, D) predicted dense targets in ``cfg.teacher``'s order:
+        the prosody part from the last ``prosody_digits`` digits only, the rest from the whole token."""
+        dense = self.teacher_head(q) if hasattr(self, "teacher_head") else None
+        parts, start = [], 0
+        for kind in self.cfg.teacher:
+            if kind == "prosody":
+                parts.append(self.prosody_head(q[..., -self.cfg.prosody_digits:]))
+            else:
+                width = target_dim((kind,))
+                parts.append(dense[..., start:start + width])
+                start += width
+        return torch.cat(parts, dim=-1)
 
     def phone_logits(self, q: Tensor) -> Tensor:
         """Quantized tokens (B, T, n_levels) -> (B, T, 4, n_phones) logits of each 12 ms quarter's phone."""

@@ -180,9 +180,10 @@ def adapt_decoder(codec: WorldCodec, features: list[np.ndarray], contents: list[
 
 
 @torch.enable_grad()
-def teacher_loss(pred: Tensor, target: Tensor, kinds: tuple[str, ...]) -> Tensor:
+def teacher_loss(pred: Tensor, target: Tensor, kinds: tuple[str, ...], weights: dict[str, float]) -> Tensor:
     """Per-frame regression of the standardised dense teacher targets (B, T, D), frames with a NaN target
-    ignored: 1 - cosine for the whisper states (their direction is what SER probes read), L1 for prosody."""
+    ignored, each kind with its weight: 1 - cosine for the whisper states (their direction is what SER probes
+    read), smooth L1 for prosody."""
     from .content_teacher import PROSODY_DIM, WHISPER_DIM
 
     valid = ~torch.isnan(target[..., 0])
@@ -193,8 +194,8 @@ def teacher_loss(pred: Tensor, target: Tensor, kinds: tuple[str, ...]) -> Tensor
     for kind in kinds:
         width = WHISPER_DIM if kind == "whisper" else PROSODY_DIM
         p, t = pred[:, start:start + width], target[:, start:start + width]
-        loss = loss + ((1 - F.cosine_similarity(p, t, dim=-1)).mean() if kind == "whisper"
-                       else F.smooth_l1_loss(p, t))
+        loss = loss + weights[kind] * ((1 - F.cosine_similarity(p, t, dim=-1)).mean() if kind == "whisper"
+                                       else F.smooth_l1_loss(p, t))
         start += width
     return loss
 
@@ -253,8 +254,9 @@ def train_content_encoder(wavs: list[np.ndarray], texts: list[str], phones: list
         loss = cfg.ctc_weight * ctc(logits) + cfg.aux_weight * ctc(aux)
         if cfg.phone_weight > 0 and (target >= 0).any():
             loss = loss + cfg.phone_weight * F.cross_entropy(enc.phone_logits(q).flatten(0, 2), target.flatten())
-        if dense is not None and cfg.teacher_weight > 0:
-            loss = loss + cfg.teacher_weight * teacher_loss(enc.teacher_head(q), dense, tuple(cfg.teacher))
+        if dense is not None:
+            loss = loss + teacher_loss(enc.teacher_predictions(q), dense, tuple(cfg.teacher),
+                                       {"whisper": cfg.teacher_weight, "prosody": cfg.prosody_weight})
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
         opt.step()

@@ -27,10 +27,11 @@ def test_teacher_targets_are_frame_aligned_and_relative_to_the_speaker():
     t_low = teacher_targets(low, world["low"], register["s"], ("whisper", "prosody"), cfg.subframes)
     t_high = teacher_targets(high, world["high"], register["s"], ("whisper", "prosody"), cfg.subframes)
     assert t_low.shape == (len(low) // 768, WHISPER_DIM + PROSODY_DIM)
-    p_low, p_high = t_low[2:-2, WHISPER_DIM:], t_high[2:-2, WHISPER_DIM:]
-    assert p_high[:, 0].mean() > p_low[:, 0].mean()                      # louder: higher c0
-    assert p_low[:, 2].mean() < 0 < p_high[:, 2].mean()                  # F0 relative to the speaker's mean
-    assert np.isclose(p_high[:, 2].mean() - p_low[:, 2].mean(), np.log(2), atol=0.1)
+    p_low, p_high = t_low[4:-2, WHISPER_DIM:], t_high[4:-2, WHISPER_DIM:]
+    assert p_high[:, 0].mean() > p_low[:, 0].mean()                      # louder: a higher level register
+    assert p_low[:, 1].mean() < 0 < p_high[:, 1].mean()                  # F0 register relative to the speaker's
+    assert np.isclose(p_high[:, 1].mean() - p_low[:, 1].mean(), np.log(2), atol=0.1)
+    assert p_low[:, 2].min() > 0.5                                        # a steady tone is voiced throughout
     with pytest.raises(ValueError, match="unknown kind"):
         teacher_targets(low, world["low"], 0.0, ("w2v",), cfg.subframes)
 
@@ -48,7 +49,8 @@ def test_content_encoder_regresses_the_teacher_through_its_tokens(tmp_path):
         train_content_encoder(wavs, ["a"] * 3, phones, cfg, tmp_path / "a.pt")
     init = train_content_encoder(wavs, ["a"] * 3, phones, apply_overrides(cfg, {"steps": 0}), tmp_path / "b.pt", targets=targets)
     enc = train_content_encoder(wavs, ["a"] * 3, phones, cfg, tmp_path / "c.pt", targets=targets)
-    assert not torch.equal(init.teacher_head[0].weight, enc.teacher_head[0].weight)
+    assert not torch.equal(init.prosody_head[0].weight, enc.prosody_head[0].weight)
+    assert enc.prosody_head[0].in_features == cfg.prosody_digits      # the prosody channel: the last digit(s)
     assert enc.front.keep_level and enc.proj.in_features == 4 * (cfg.n_mels + 1)
     # the front end keeps the level: the same audio 10 dB louder gives other features
     quiet = enc.front(torch.from_numpy(wavs[0])[None])
