@@ -7,9 +7,9 @@ tokenizer gets from regressing w2v-BERT 2.0 features frame by frame.
   emotion UAR 86 on a real acted corpus where eGeMAPS gives 76). Non-causal, so a training-time teacher only,
   like w2v-BERT for the reference's causal tokenizer: the CLI and the bundle never run it. It is also the
   model behind the WER evaluator, which only ever hears output audio (a stated deviation).
-* ``prosody``: per token frame the level register (a causal 0.5 s moving average of WORLD c0 over voiced
-  frames), the F0 register (the same of log-F0 relative to the speaker's mean, so it carries the emotion's
-  shift, not the speaker's pitch) and the voicing fraction. Whisper normalises each utterance's level away; MiniVPC's emotions
+* ``prosody``: per token frame the level (WORLD c0, the mean over the frame's 6 ms sub-frames), the voicing
+  fraction and log-F0 relative to the speaker's mean (so the target carries the contour and the emotion's
+  shift, not the speaker's register). Whisper normalises each utterance's level away; MiniVPC's emotions
   lean on level (the emotion gain is applied after RMS normalisation), which this keeps.
 
 Both are standardised per dimension over the training set by the caller (``train_content_encoder``).
@@ -25,7 +25,7 @@ from .audio import FRAME_SAMPLES
 
 WHISPER_FRAME_SAMPLES = 320          # the encoder's 20 ms hop (mel hop 10 ms, conv stride 2)
 WHISPER_DIM = 384
-PROSODY_DIM = 3                      # level register, F0 register relative to the speaker, voicing fraction
+PROSODY_DIM = 3                      # level (c0), voicing fraction, log-F0 relative to the speaker
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,35 +65,16 @@ def whisper_frames(wav: np.ndarray, threads: int = 1) -> np.ndarray:
     return out / counts[:, None]
 
 
-PROSODY_TARGET_VERSION = "register-ema-0.5s"      # part of the targets' cache key
-REGISTER_TIME_CONSTANT_S = 0.5
-
-
-def _causal_register(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Causal exponential moving average of ``values`` over the frames with weight > 0 (held elsewhere), time
-    constant REGISTER_TIME_CONSTANT_S: the register a speaker is in, not the phone-by-phone detail."""
-    alpha = 1 - np.exp(-0.048 / REGISTER_TIME_CONSTANT_S)
-    out, state = np.zeros(len(values)), None
-    for t, (v, w) in enumerate(zip(values, weights)):
-        if w > 0:
-            state = v if state is None else state + alpha * w * (v - state)
-        out[t] = 0.0 if state is None else state
-    return out
-
-
 def prosody_frames(world: np.ndarray, speaker_log_f0: float, subframes: int) -> np.ndarray:
     """WORLD features (T, subframes * F) of the codec (``tokenizers.world_features``: log-F0, voicing, mcep...)
-    -> (T, 3): the level register (causal moving average of c0 over voiced frames), the F0 register (the same
-    of the voiced log-F0, minus the speaker's mean: the emotion's shift, not the speaker's pitch) and the
-    voicing fraction. Registers, not frame values: an emotion's few dB of gain are small against the tens of dB
-    between phones, and a frame-level target spent the token's prosody digit on the phones."""
+    -> (T, 3): mean c0, voicing fraction, mean log-F0 of the voiced sub-frames minus the speaker's mean (0 in
+    unvoiced frames). (Causal 0.5 s moving averages of level and F0 instead, "registers", measured worse:
+    docs/FINDINGS.md. A change of definition needs a new kind name: the name keys the cached targets.)"""
     per = world.reshape(len(world), subframes, -1)
     lf0, vuv, c0 = per[..., 0], per[..., 1], per[..., 2]
-    voiced = vuv.sum(1) / subframes
-    frame_lf0 = (lf0 * vuv).sum(1) / np.maximum(vuv.sum(1), 1)
-    level = _causal_register(c0.mean(1), voiced)
-    pitch = _causal_register(frame_lf0 - speaker_log_f0, voiced)
-    return np.stack([level, pitch, voiced], axis=1).astype(np.float32)
+    voiced = vuv.sum(1)
+    rel = np.where(voiced > 0, (lf0 * vuv).sum(1) / np.maximum(voiced, 1) - speaker_log_f0, 0.0)
+    return np.stack([c0.mean(1), voiced / subframes, rel], axis=1).astype(np.float32)
 
 
 def speaker_log_f0(world: dict[str, np.ndarray], speaker_of: dict[str, str], subframes: int) -> dict[str, float]:

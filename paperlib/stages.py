@@ -150,10 +150,7 @@ class Workspace:
         # the phone labels are part of the recipe: they change with the data (its hash) and the aligner
         from .align import ALIGNER_VERSION
 
-        from .content_teacher import PROSODY_TARGET_VERSION
-
-        teacher = PROSODY_TARGET_VERSION if "prosody" in self.cfg.content.teacher else ""
-        return self.cache / f"content-{config_hash(self.cfg.content, self.data_hash(), ALIGNER_VERSION, teacher)}.pt"
+        return self.cache / f"content-{config_hash(self.cfg.content, self.data_hash(), ALIGNER_VERSION)}.pt"
 
     @functools.lru_cache(maxsize=None)
     def content_encoder(self) -> ContentEncoder:
@@ -174,10 +171,11 @@ class Workspace:
     def content_teacher_targets(self, name: str) -> dict[str, np.ndarray]:
         """utt -> (T, D) dense teacher targets of the content encoder (paperlib.content_teacher; cached by the
         data hash, the teacher kinds and the WORLD analysis the prosody part reads)."""
-        from .content_teacher import PROSODY_TARGET_VERSION, speaker_log_f0, teacher_targets
+        from .content_teacher import speaker_log_f0, teacher_targets
 
+        # the kind names key the targets: a change of a kind's definition takes a new name
         kinds, codec = tuple(self.cfg.content.teacher), self.cfg.codec
-        key = config_hash(kinds, self.data_hash(), codec.world_period_ms, codec.subframes, codec.n_mcep, PROSODY_TARGET_VERSION)
+        key = config_hash(kinds, self.data_hash(), codec.world_period_ms, codec.subframes, codec.n_mcep)
         path = self.cache / "content_teacher" / f"{name}-{key}.pt"
         state = load_checkpoint(path)
         if state is None:
