@@ -1,16 +1,16 @@
 """StreamVoiceAnon+ reference companion.
 
-Sub-modules:
-    paths      single source of every on-disk location
-    config     dataclass configs and the smoke/mini/full scale presets
-    audio      validated audio I/O (clear errors for bad input)
-    data       MiniVPC generator, Kaldi data dirs, real-corpus adapters
-    pairs      finetuning pairs and prompt strategies
-    tokenizers acoustic codec (WORLD-parameter FSQ codec) and content encoder
-    model      Slow AR + Fast AR codec language model (one flat file)
-    streaming  typed streaming state base class
-    train      pretraining / finetuning CLI (resumable, torchrun-capable)
-    anonymize  offline + streaming inference, prompt strategies
-    eval       VoicePrivacy-2024-style evaluation (WER, UAR, EER-L, EER-S)
+Layers, bottom up (a module imports only from layers below it; tests/test_layout.py checks there is no cycle):
+
+    basics      paths, config, utils, checkpoint, audio, phones, streaming
+    data        sentences, tts, world, data (MiniVPC), kaldi, adapters, align (forced phone alignment), pairs
+    tokenizers  content_teacher (dense targets), tokenizers (content encoder, WORLD codec), train_tokenizers,
+                speaker (ECAPA)
+    lm          model (Slow AR + Fast AR, one flat file), teacher (frame emotion teacher), train (pretraining,
+                finetuning, distillation; torchrun-capable), anonymize (offline + streaming inference)
+    evaluation  eval (WER, UAR, EER-L/S/ext with CIs), probes (tokenizer and LM reports), analysis
+    stages      stages (the cached Workspace), systems (one YAML per table row), emotion_budget (where
+                emotion is lost, step by step, up to the systems' outputs), pipeline, tables, figures,
+                demo, bench, bundle, notebooks, commands (CLIs of lower modules), __main__ (the anonymizer CLI)
 """
 __version__ = "0.1.0"
