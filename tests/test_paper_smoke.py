@@ -151,6 +151,27 @@ def test_tokenizer_report(smoke_paper):
     assert all(0 <= acc[k] <= 100 for k in ("held_out", "train_pretrain", "chance"))
 
 
+def test_emotion_budget(smoke_paper):
+    """Every step of the budget is scored, each with a UAR inside its CI and a share per class; the system
+    rows are the cached outputs of Baseline and Exp7; the rows are cached by what makes their speech."""
+    from paperlib.emotion_budget import SYSTEM_ROWS, budget_table, emotion_budget
+    from paperlib.stages import Workspace
+
+    budget = json.loads((smoke_paper / "emotion_budget.json").read_text())
+    steps = {"original", "copy_synthesis", "codec_resynthesis", "codec_stage0", "anonymizer_decoder",
+             "content_alone", "other_utterance_codes", "lm_same_speaker"}
+    assert steps | {f"{label}/seed0" for label in SYSTEM_ROWS} == set(budget["rows"])
+    for name, row in budget["rows"].items():
+        u = row["UAR"]
+        assert 0 <= u["ci_low"] <= u["value"] <= u["ci_high"] <= 100, name
+        assert abs(sum(row["predicted_share"].values()) - 100) < 1e-6
+        assert set(row["prosody"]) == {"ang", "hap", "neu", "sad"}
+    assert {"emotion_acc_tokens", "speaker_acc_tokens", "phone_accuracy"} <= set(budget["content_probes"])
+    assert len(budget_table(budget)) == len(budget["rows"])
+    assert emotion_budget(Workspace("smoke"), seeds=(0,)) == budget            # a re-run is a cached lookup
+    assert "| speech" in (smoke_paper / "emotion_budget.md").read_text()
+
+
 def test_tokenizer_report_follows_the_attacker_recipe(smoke_paper):
     """Its EER-L comes from the evaluation's ASV attacker: another attacker recipe is another report, a
     bootstrap change is not."""
