@@ -7,9 +7,10 @@ Layers, bottom up (a module imports only from layers below it; tests/test_layout
     tokenizers  content_teacher (dense targets), tokenizers (content encoder, WORLD codec), train_tokenizers,
                 speaker (ECAPA)
     lm          model (Slow AR + Fast AR, one flat file), teacher (frame emotion teacher), train (pretraining,
-                finetuning, distillation; torchrun-capable), anonymize (offline + streaming inference)
+                finetuning, distillation; torchrun-capable), inputs (recordings as they come: silence, level,
+                clipping, long files, target-voice checks), anonymize (offline + streaming inference)
     evaluation  eval (WER, UAR, EER-L/S/ext with CIs), probes (tokenizer and LM reports), analysis
-    stages      stages (the cached Workspace), systems (one YAML per table row), emotion_budget (where
+    stages      stages (the cached Workspace; every stage through checkpoint.cached / cached_model), systems (one YAML per table row), emotion_budget (where
                 emotion is lost, step by step, up to the systems' outputs), pipeline, tables, figures,
                 demo, bench, bundle, notebooks, commands (CLIs of lower modules), __main__ (the anonymizer CLI)
 """

@@ -1,14 +1,28 @@
-"""python -m paperlib anonymize IN -o OUT [--system frame-distill|baseline] [--target vctk-1fix] [--delay 2] [--stream]
+"""python -m paperlib anonymize IN -o OUT [--system frame-distill|baseline] [--target vctk-1fix | --target-voice V.wav]
+                                        [--delay 2] [--stream]
 
 Anonymizes one audio file, or every .wav/.flac under a folder (recursively; OUT is then a folder with
-the same relative names). Any sample rate, mono or stereo; the output is 16 kHz mono in the input's
-format. The model is the trained cache of --scale when it holds the system (`make pipeline`), else the
-committed bundle models/<scale>/ (`python -m paperlib.bundle export` rebuilds it), so a fresh clone
-anonymizes right after `make install`; --model forces one of the two.
+the same relative names). The output is 16 kHz mono in the input's format, on the input's time line. The
+model is the trained cache of --scale when it holds the system (`make pipeline`), else the committed
+bundle models/<scale>/ (`python -m paperlib.bundle export` rebuilds it), so a fresh clone anonymizes right
+after `make install`; --model forces one of the two.
+
+Recordings as they come: any sample rate (resampled to 16 kHz), stereo (down-mixed); leading and trailing
+silence is left out of the anonymization and comes back as silence; a level more than 10 dB from the
+training level (-26 dBFS) is brought to within 10 dB of it; clipping is reported; a silent file gives
+silence; a file longer than 20 s is anonymized in pieces of 8-20 s cut at its pauses (one prompt and one
+pseudo-speaker for all of them, a progress bar per file). Each of these is printed as a note.
+
+--target-voice V.wav: the output speaks with the voice of a consenting target speaker instead of the
+shipped pool's: a few seconds of their speech (at least 3 s after silence is trimmed, voiced like speech)
+are encoded into the prompt with the shipped encoders.
 
 Existing outputs are skipped unless --overwrite (a stopped run resumes). A bad file (missing, empty, too
 short, corrupt, NaN, not audio) is reported by name with the problem and skipped; outputs are written
 whole or not at all. Exit status: 0 all done, 1 some files failed, 2 bad arguments or no model.
+
+The models are small and were trained on MiniVPC (synthetic voices); on real recordings they are out of
+their domain: see the README's "Honest limits" before relying on the output.
 """
 from __future__ import annotations
 
@@ -81,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                          "table2/5_exp5_causal")
     an.add_argument("--target", help="prompt strategy: vctk-1fix (the system's default), vctk-1rnd, vctk-4rnd; "
                                      "from the cache also cross-ds-4rnd, crema-emo-4rnd")
+    an.add_argument("--target-voice", type=Path, metavar="WAV",
+                    help="a consenting target speaker's recording (>= 3 s of speech): the prompt is made from it "
+                         "instead of the shipped pool (needs a bundle that ships the encoders, or the cache)")
     an.add_argument("--delay", type=int, default=2, help="lookahead d in frames of 48 ms (0..8)")
     an.add_argument("--stream", action="store_true",
                     help="stream: 48 ms chunks in, each output frame decoded to its 48 ms of audio as it comes "
@@ -95,12 +112,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from .anonymize import anonymize_waveform
-    from .audio import AudioError, is_valid_wav, load_wav, save_wav
+    from .audio import AudioError, is_valid_wav, save_wav
     from .bundle import BundleError
 
     if not 0 <= args.delay <= 8:
         print(f"error: --delay must be in 0..8, got {args.delay}", file=sys.stderr)
+        return 2
+    if args.target and args.target_voice:
+        print("error: --target and --target-voice exclude each other (a strategy of the shipped pool, or your "
+              "own target speaker)", file=sys.stderr)
         return 2
     if not args.input.exists():
         print(f"error: {args.input}: no such file or folder", file=sys.stderr)
@@ -112,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     if not jobs:
         print(f"error: {args.input}: no .wav or .flac files under it", file=sys.stderr)
         return 2
-    model = None
+    target_wav = None
+    if args.target_voice:
+        from .inputs import check_target_voice
+
+        try:                        # checked before any model is loaded: a bad target voice fails at once
+            target_wav = check_target_voice(_read_audio(args.target_voice), str(args.target_voice))
+        except AudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    model = prompt = None
     done = skipped = failed = 0
     audio_s = took_s = 0.0
     for src, dst, utt_id in tqdm(jobs, desc="anonymize", unit="file", disable=len(jobs) == 1):
@@ -120,11 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped += 1
             continue
         try:
-            with warnings.catch_warnings(record=True) as notes:
-                warnings.simplefilter("always")
-                wav = load_wav(src)
-            for note in notes:
-                print(f"note: {note.message}", file=sys.stderr)
+            wav = _read_audio(src)
         except AudioError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
@@ -140,14 +165,22 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             inf.delay = args.delay
             inf.prompt_strategy = args.target or inf.prompt_strategy
-            if inf.prompt_strategy not in strategies:
+            if target_wav is not None:
+                from .anonymize import prompt_from_recording
+
+                try:
+                    prompt = prompt_from_recording(parts, target_wav)
+                except ValueError as exc:
+                    print(f"error: --target-voice: {origin}: {exc}", file=sys.stderr)
+                    return 2
+            elif inf.prompt_strategy not in strategies:
                 print(f"error: --target {inf.prompt_strategy}: {origin} ships prompts for {', '.join(strategies)} "
                       f"only; the others need the trained cache", file=sys.stderr)
                 return 2
             model = parts
         start = time.perf_counter()
         try:
-            out = anonymize_waveform(model, inf, ptoks, pools, wav, utt_id, args.seed, args.stream)
+            out = _anonymize_recording(model, inf, ptoks, pools, wav, utt_id, args, prompt, src)
             save_wav(dst, out)
         except Exception as exc:      # one file's failure must not stop the rest
             print(f"error: {src}: anonymization failed ({type(exc).__name__}: {exc})", file=sys.stderr)
@@ -162,6 +195,43 @@ def main(argv: list[str] | None = None) -> int:
         rtf = f", RTF {took_s / audio_s:.2f}" if audio_s else ""
         print(f"{done} done, {skipped} skipped, {failed} failed{rtf}")
     return 1 if failed else 0
+
+
+def _read_audio(path: Path):
+    """16 kHz mono float32 of ``path`` (AudioError naming it); resampling and down-mixing printed as notes."""
+    from .audio import load_wav
+
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        wav = load_wav(path)
+    for note in notes:
+        print(f"note: {note.message}", file=sys.stderr)
+    return wav
+
+
+def _anonymize_recording(parts, inf, ptoks, pools, wav, utt_id: str, args, prompt, src: Path):
+    """A recording as it comes (``inputs.condition``: silence, level, clipping; long ones in pieces cut at
+    pauses, one prompt and one pseudo-speaker for all) -> its anonymization on the input's time line."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from .anonymize import anonymize_waveform
+    from .inputs import MAX_CHUNK_S, condition, split_at_pauses
+
+    cond = condition(wav)
+    for note in cond.notes:
+        print(f"note: {src}: {note}", file=sys.stderr)
+    if cond.silent:
+        return cond.restore(np.zeros(0, np.float32))
+    pieces = split_at_pauses(cond.wav)
+    if len(pieces) > 1:
+        print(f"note: {src}: {len(cond.wav) / 16000:.0f} s, anonymized in {len(pieces)} pieces of at most "
+              f"{MAX_CHUNK_S:.0f} s cut at pauses", file=sys.stderr)
+    outs = [anonymize_waveform(parts, inf, ptoks, pools, piece, utt_id, args.seed, args.stream, prompt)
+            for piece in tqdm(pieces, desc=src.name, unit="piece", disable=len(pieces) == 1, leave=False)]
+    # each piece's output is a whole number of frames: pad it to its piece so the time line holds
+    return cond.restore(np.concatenate([np.pad(o, (0, max(0, len(p) - len(o))))[: len(p)]
+                                        for o, p in zip(outs, pieces)]))
 
 
 if __name__ == "__main__":

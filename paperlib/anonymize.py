@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,8 +26,11 @@ from .config import InferenceConfig
 from .kaldi import Utterance
 from .model import ACOUSTIC_BOS, CONTENT_PAD, CodecLM, combine_streams
 from .pairs import prompt_for
-from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec
+from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, aligned_acoustic_codes, world_features
 from .utils import stable_int
+
+if TYPE_CHECKING:            # speechbrain is slow to import; the CLI loads it only when it is used
+    from .speaker import SpeakerEncoder
 
 
 @dataclass
@@ -44,12 +48,42 @@ class AnonymizerParts:
     use_sep: bool
     pseudo_mean: Tensor
     pseudo_std: Tensor
+    # what turns a target speaker's recording into a prompt (``encode_prompt``); a bundle exported before
+    # they shipped lacks them, and then only its pre-encoded prompts can be used
+    speaker_encoder: SpeakerEncoder | None = None
+    codec_has_encoder: bool = True
 
 
 def make_prompt(tokens: dict[str, dict[str, Tensor]], utts: list[Utterance]) -> Prompt:
     return Prompt(torch.cat([tokens[u.utt_id]["content"].long() for u in utts]),
                   torch.cat([tokens[u.utt_id]["acoustic"].long() for u in utts]),
                   torch.stack([tokens[u.utt_id]["speaker"] for u in utts]).mean(0))
+
+
+@torch.no_grad()          # not inference_mode: the training stages take these tensors as inputs
+def encode_utterance(wav: np.ndarray, content_encoder: ContentEncoder | None, speaker_encoder: SpeakerEncoder,
+                     codec: WorldCodec | None, content: Tensor | None = None,
+                     features: np.ndarray | None = None) -> dict[str, Tensor]:
+    """One 16 kHz utterance -> {content (T,), speaker (D,)[, acoustic (T, 8)]}: what every prompt and every
+    training utterance is made of (``content`` / ``features``: already computed ones). Without ``codec``, no
+    acoustic codes."""
+    x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None]
+    item = {"content": content_encoder.encode(x)[0].short() if content is None else content,
+            "speaker": speaker_encoder(x)[0]}
+    if codec is not None:
+        feats = world_features(wav, codec.cfg) if features is None else features
+        item["content"], item["acoustic"] = aligned_acoustic_codes(codec, feats, item["content"])
+    return item
+
+
+def prompt_from_recording(parts: AnonymizerParts, wav: np.ndarray) -> Prompt:
+    """A consenting target speaker's recording (16 kHz, checked by ``inputs.check_target_voice``) -> the
+    prompt, encoded as the shipped prompts were."""
+    if parts.speaker_encoder is None or not parts.codec_has_encoder:
+        raise ValueError("this bundle does not ship the codec encoder and the speaker encoder that a target "
+                         "voice needs; re-export it with `python -m paperlib.bundle export`")
+    item = encode_utterance(wav, parts.content_encoder, parts.speaker_encoder, parts.codec)
+    return Prompt(item["content"].long(), item["acoustic"].long(), item["speaker"])
 
 
 def inference_prompt(cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]], pools: dict, source: Utterance,
@@ -258,7 +292,8 @@ def pseudo_speaker_gaussian(ws) -> tuple[Tensor, Tensor]:
 def load_parts(ws, lm_path: Path, use_sep: bool) -> AnonymizerParts:
     from .train import load_lm
 
-    return AnonymizerParts(load_lm(ws, lm_path), ws.anonymizer_codec(), ws.content_encoder(), use_sep, *pseudo_speaker_gaussian(ws))
+    return AnonymizerParts(load_lm(ws, lm_path), ws.anonymizer_codec(), ws.content_encoder(), use_sep,
+                           *pseudo_speaker_gaussian(ws), speaker_encoder=ws.speaker_encoder())
 
 
 def prompt_pools(ws) -> dict:
@@ -318,11 +353,14 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
 
 
 def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]],
-                       pools: dict, wav: np.ndarray, utt_id: str, seed: int, stream: bool = False) -> np.ndarray:
+                       pools: dict, wav: np.ndarray, utt_id: str, seed: int, stream: bool = False,
+                       prompt: Prompt | None = None) -> np.ndarray:
     """One 16 kHz waveform -> its anonymization (what the CLI writes). ``stream``: 48 ms chunks in, each output
     frame decoded to its 48 ms of audio as it comes (what a live system would play); otherwise whole-utterance
-    generation and decoding. The prompt and the pseudo-speaker are drawn from ``seed`` and ``utt_id``."""
-    prompt = inference_prompt(cfg, ptoks, pools, Utterance(utt_id, "user", Path(utt_id)), seed)
+    generation and decoding. The prompt (unless given: a target voice's) and the pseudo-speaker are drawn
+    from ``seed`` and ``utt_id``."""
+    if prompt is None:
+        prompt = inference_prompt(cfg, ptoks, pools, Utterance(utt_id, "user", Path(utt_id)), seed)
     speaker = anonymized_speaker(parts, prompt, cfg.anon_alpha, seed)
     if stream:
         sa = StreamingAnonymizer(parts, prompt, speaker, cfg, seed)

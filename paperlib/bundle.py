@@ -1,11 +1,13 @@
 """The trained anonymizer as a versioned bundle under models/<scale>/, for inference without cache/ or data/.
 
-What inference needs and nothing else: the content encoder, the codec's decoder, the Slow AR + Fast AR of
-each shipped system (the distillation head and the training-only semantic head dropped), the target-speaker
-pool's prompt tokens and speaker vectors (the vctk-* strategies), the pseudo-speaker Gaussian, a JSON
-config and a manifest (format, git commit, data hash, config hashes, sha256 of every file). Weights are
-stored as float16 (matrices) / float32 (vectors, buffers) and computed in float32; the bundle's system is
-therefore its cache system with the weights rounded once (``round_weights``), nothing else differs.
+What inference needs and nothing else: the content encoder, the codec (its decoder adapted to the LM, and
+its encoder), the speaker encoder, the Slow AR + Fast AR of each shipped system (the distillation head and
+the training-only heads dropped), the target-speaker pool's prompt tokens and speaker vectors (the vctk-*
+strategies), the pseudo-speaker Gaussian, a JSON config and a manifest (format, git commit, data hash,
+config hashes, sha256 of every file). Weights are stored as float16 (matrices) / float32 (vectors, buffers)
+and computed in float32; the bundle's system is therefore its cache system with the weights rounded once
+(``round_weights``), and its prompts are the pool's audio encoded by the shipped encoders (so a user's own
+target voice, ``--target-voice``, is encoded exactly as the shipped prompts were).
 
     python -m paperlib.bundle export [--scale mini]     # rebuild models/<scale>/ from the trained cache
     python -m paperlib.bundle check [PATH]              # verify a bundle against its manifest
@@ -25,22 +27,26 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import paths
-from .config import ContentConfig, CodecConfig, InferenceConfig, LMConfig, apply_overrides
+from .config import ContentConfig, CodecConfig, InferenceConfig, LMConfig, SpeakerConfig, apply_overrides
 from .tokenizers import ENCODER_PREFIXES
 
 BUNDLE_FORMAT = 2
 SYSTEMS = {"frame-distill": "table1/3_frame-distill", "baseline": "table2/0_baseline"}
 PROMPT_POOL = "vctk_pool"
 STRATEGIES = ("vctk-1fix", "vctk-1rnd", "vctk-4rnd")     # the others draw prompts from the training corpora
-# parameters only training uses (the codec's encoder: every prompt is already encoded in prompts.safetensors)
+# parameters only training uses
 TRAINING_ONLY = {"content_encoder": ("ctc_in.", "ctc_conv.", "ctc_out.", "ctc_aux.", "phone_head.",
                                      "teacher_head.", "prosody_head."),
-                 "codec": ENCODER_PREFIXES + ("stage0_prosody.",),
+                 "codec": ("stage0_prosody.",),
+                 "speaker_encoder": (),
                  "lm": ("semantic_head.",)}
+# what a bundle of an earlier version may lack: then it only serves its own pre-encoded prompts
+OPTIONAL = {"codec": ENCODER_PREFIXES}
 
 
 # what a bundle exported before a config field existed was built with: its stored config lacks the key
-PRE_FIELD_DEFAULTS = {"content": {"keep_level": False, "teacher": []}, "codec": {"stage0_prosody_weight": 0.0}}
+PRE_FIELD_DEFAULTS = {"content": {"keep_level": False, "teacher": []}, "codec": {"stage0_prosody_weight": 0.0},
+                      "speaker": {}}
 
 
 # fields a bundle exported by an earlier version may carry, which this code no longer has (all at the value
@@ -94,7 +100,7 @@ def _git_commit() -> str:
 def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
     """Write the bundle of ``ws``'s trained systems (trains what is missing) to ``out`` (default
     models/<scale>/); written to a temporary folder and renamed, so a stopped export leaves no half bundle."""
-    from .anonymize import pseudo_speaker_gaussian
+    from .anonymize import encode_utterance, pseudo_speaker_gaussian
     from .systems import load_system
     from .train import finetune, lm_config, load_lm, pretrain_path
 
@@ -112,8 +118,17 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
         save_file(_deployable(load_lm(ws, lm_path).state_dict(), "lm"), tmp / f"lm-{name}.safetensors")
         systems[name] = {"key": key, "use_sep": spec.finetune.use_sep, "inference": asdict(spec.inference)}
         lm_hashes[name] = lm_path.stem
-    tokens, pool = ws.tokens(PROMPT_POOL), ws.data(PROMPT_POOL)
-    utts = sorted(tokens)
+    save_file(_deployable(ws.speaker_encoder().state_dict(), "speaker_encoder"), tmp / "speaker_encoder.safetensors")
+    config = {"scale": ws.scale, "content": asdict(ws.cfg.content), "codec": asdict(ws.codec_cfg),
+              "speaker": asdict(ws.cfg.speaker), "lm": asdict(lm_config(ws)), "systems": systems,
+              "strategies": list(STRATEGIES)}
+    # the prompts, encoded by the encoders as they ship (loaded back from tmp): re-encoding the pool's audio
+    # with the bundle gives them exactly
+    content_enc, codec, speaker_enc = Bundle(tmp, config, {}).encoders()
+    # (WORLD features computed afresh, as for a user's recording: the cached ones are stored as float16)
+    pool, wavs = ws.data(PROMPT_POOL), ws.wavs(PROMPT_POOL)
+    utts = sorted(wavs)
+    tokens = {u: encode_utterance(wavs[u], content_enc, speaker_enc, codec) for u in utts}
     pseudo_mean, pseudo_std = pseudo_speaker_gaussian(ws)
     save_file({"content": torch.cat([tokens[u]["content"] for u in utts]).short().contiguous(),
                "acoustic": torch.cat([tokens[u]["acoustic"] for u in utts]).short().contiguous(),
@@ -121,14 +136,13 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
                "speaker": torch.stack([tokens[u]["speaker"] for u in utts]).float().contiguous(),
                "pseudo_mean": pseudo_mean.float().contiguous(), "pseudo_std": pseudo_std.float().contiguous()},
               tmp / "prompts.safetensors")
-    config = {"scale": ws.scale, "content": asdict(ws.cfg.content), "codec": asdict(ws.codec_cfg),
-              "lm": asdict(lm_config(ws)), "systems": systems, "strategies": list(STRATEGIES),
-              "prompt_utts": [{"utt_id": u, "speaker": pool.utts[u].speaker, "emotion": pool.utts[u].emotion,
-                               "gender": pool.utts[u].gender, "duration": pool.utts[u].duration} for u in utts]}
+    config["prompt_utts"] = [{"utt_id": u, "speaker": pool.utts[u].speaker, "emotion": pool.utts[u].emotion,
+                              "gender": pool.utts[u].gender, "duration": pool.utts[u].duration} for u in utts]
     (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     files = sorted(p.name for p in tmp.iterdir())
     manifest = {"format": BUNDLE_FORMAT, "scale": ws.scale, "git_commit": _git_commit(), "data_hash": ws.data_hash(),
                 "content_encoder": ws.content_path().stem, "codec": ws.codec_path().stem,
+                "speaker_encoder": ws.speaker_path().stem,
                 "decoder": ws.anonymizer_codec_key(),
                 "lm_pretrain": pretrain_path(ws).stem, "lm": lm_hashes, "weights": "float16 matrices, float32 vectors",
                 "files": {f: {"sha256": _sha256(tmp / f), "bytes": (tmp / f).stat().st_size} for f in files}}
@@ -156,27 +170,48 @@ class Bundle:
     def _load(self, model: torch.nn.Module, file: str, part: str) -> torch.nn.Module:
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(self.path / file).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
-        wrong = unexpected + [k for k in missing if not k.startswith(TRAINING_ONLY[part])]
+        wrong = unexpected + [k for k in missing if not k.startswith(TRAINING_ONLY[part] + OPTIONAL.get(part, ()))]
         if wrong:
             raise BundleError(f"{self.path / file}: does not fit this code's {type(model).__name__} "
                               f"(e.g. {wrong[:3]}); re-export the bundle with this version")
         return model.eval()
 
+    @property
+    def ships_codec_encoder(self) -> bool:
+        """Whether the codec's encoder ships (bundles exported before target voices dropped it)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.path / "codec.safetensors"), "pt") as handle:
+            return any(k.startswith(ENCODER_PREFIXES) for k in handle.keys())
+
+    def encoders(self):
+        """(content encoder, codec, speaker encoder or None for a bundle that predates it), as they ship."""
+        from .speaker import SpeakerEncoder
+        from .tokenizers import ContentEncoder, WorldCodec
+
+        content = self._load(ContentEncoder(apply_overrides(ContentConfig(), _stored_config(self.config, "content"))),
+                             "content_encoder.safetensors", "content_encoder")
+        codec = self._load(WorldCodec(apply_overrides(CodecConfig(), _stored_config(self.config, "codec"))),
+                           "codec.safetensors", "codec")
+        speaker = None
+        if (self.path / "speaker_encoder.safetensors").exists():
+            speaker = self._load(SpeakerEncoder(apply_overrides(SpeakerConfig(), _stored_config(self.config, "speaker"))),
+                                 "speaker_encoder.safetensors", "speaker_encoder")
+        return content, codec, speaker
+
     def parts(self, system: str):
         """(AnonymizerParts, InferenceConfig) of a shipped system, as ``systems.system_parts`` gives them."""
         from .anonymize import AnonymizerParts
         from .model import CodecLM
-        from .tokenizers import ContentEncoder, WorldCodec
 
         if system not in self.config["systems"]:
             raise BundleError(f"{self.path}: has no system {system!r}; it ships {self.systems}")
         meta = self.config["systems"][system]
         prompts = load_file(self.path / "prompts.safetensors")
-        content = self._load(ContentEncoder(apply_overrides(ContentConfig(), _stored_config(self.config, "content"))),
-                             "content_encoder.safetensors", "content_encoder")
-        codec = self._load(WorldCodec(apply_overrides(CodecConfig(), _stored_config(self.config, "codec"))), "codec.safetensors", "codec")
+        content, codec, speaker = self.encoders()
         lm = self._load(CodecLM(apply_overrides(LMConfig(), _stored_config(self.config, "lm"))), f"lm-{system}.safetensors", "lm")
-        return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"]),
+        return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"],
+                                speaker_encoder=speaker, codec_has_encoder=self.ships_codec_encoder),
                 apply_overrides(InferenceConfig(), meta["inference"]))
 
     def prompt_tokens(self) -> dict[str, dict[str, torch.Tensor]]:

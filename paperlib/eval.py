@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from .audio import SAMPLE_RATE, AudioError, load_wav
+from .checkpoint import cached_model
 from .config import EMOTIONS, apply_overrides
 from .kaldi import DataDir, read_data_dir
 from .utils import atomic_write_json, atomic_write_text, config_hash, stable_int, torch_threads
@@ -264,28 +265,27 @@ class Evaluator:
 
         cfg = self.asv_cfg
         path = self.dir / f"asv-lazy-{config_hash(cfg)}.pt"
-        d, wavs = self.ws.data("train_asv"), self.ws.wavs("train_asv")
-        from .checkpoint import load_checkpoint
-        state = load_checkpoint(path)
-        if state is not None and state.get("epoch", 0) >= cfg.epochs:
-            return load_speaker_encoder(path, cfg)
-        with torch_threads(cfg.threads):
-            return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], cfg, path,
-                                         desc="ASV attacker (lazy-informed)")
+
+        def train():
+            d, wavs = self.ws.data("train_asv"), self.ws.wavs("train_asv")
+            with torch_threads(cfg.threads):
+                return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], cfg, path,
+                                             desc="ASV attacker (lazy-informed)")
+        return cached_model(path, "epoch", cfg.epochs, train, lambda _: load_speaker_encoder(path, cfg))
 
     def asv_semi(self, anon_train_dir: Path, tag: str):
-        from .checkpoint import load_checkpoint
         from .speaker import load_speaker_encoder, train_speaker_encoder
 
         cfg = self.asv_cfg
         anon = check_anonymized_dir(self.ws.data("train_asv"), anon_train_dir)
         path = anon_train_dir / f"asv-semi-{config_hash(cfg)}.pt"
-        state = load_checkpoint(path)
-        if state is not None and state.get("epoch", 0) >= cfg.epochs:
-            return load_speaker_encoder(path, cfg)
-        utts = sorted(anon.utts)
-        return train_speaker_encoder([load_wav(anon.utts[u].path) for u in utts], [anon.utts[u].speaker for u in utts],
-                                     cfg, path, desc=f"ASV attacker (semi-informed, {tag})")
+
+        def train():
+            utts = sorted(anon.utts)
+            return train_speaker_encoder([load_wav(anon.utts[u].path) for u in utts],
+                                         [anon.utts[u].speaker for u in utts], cfg, path,
+                                         desc=f"ASV attacker (semi-informed, {tag})")
+        return cached_model(path, "epoch", cfg.epochs, train, lambda _: load_speaker_encoder(path, cfg))
 
     @property
     def resemblyzer(self):

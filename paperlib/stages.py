@@ -14,11 +14,12 @@ from tqdm import tqdm
 
 from . import paths
 from .audio import load_wav
-from .checkpoint import load_checkpoint, save_checkpoint
+from .anonymize import encode_utterance
+from .checkpoint import cached, cached_model
 from .config import InferenceConfig, ScaleConfig, preset
 from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
-from .tokenizers import ContentEncoder, WorldCodec, aligned_acoustic_codes, world_features
+from .tokenizers import ContentEncoder, WorldCodec, world_features
 from .train_tokenizers import adapt_decoder, train_codec, train_content_encoder
 from .utils import atomic_write_text, config_hash, torch_threads
 
@@ -63,17 +64,16 @@ class Workspace:
         return {u: load_wav(d.utts[u].path) for u in sorted(d.utts)}
 
     def world_features(self, name: str) -> dict[str, np.ndarray]:
-        path = self.cache / "features" / f"{name}-{config_hash(self.cfg.codec.world_period_ms, self.cfg.codec.subframes, self.cfg.codec.n_mcep)}.pt"
-        state = load_checkpoint(path)
-        if state is None:
-            wavs = self.wavs(name)
-            items = list(wavs.items())
+        codec = self.cfg.codec
+        path = self.cache / "features" / f"{name}-{config_hash(codec.world_period_ms, codec.subframes, codec.n_mcep)}.pt"
+
+        def build():
+            items = list(self.wavs(name).items())
             with mp.get_context("fork").Pool(self.cfg.data.workers) as pool:
-                feats = list(tqdm(pool.imap(_features_worker, [(w, self.cfg.codec) for _, w in items], chunksize=4),
+                feats = list(tqdm(pool.imap(_features_worker, [(w, codec) for _, w in items], chunksize=4),
                                   total=len(items), desc=f"WORLD features {name}"))
-            state = {u: torch.from_numpy(f).half() for (u, _), f in zip(items, feats)}
-            save_checkpoint(path, state)
-        return {u: t.float().numpy() for u, t in state.items()}
+            return {u: torch.from_numpy(f).half() for (u, _), f in zip(items, feats)}
+        return {u: t.float().numpy() for u, t in cached(path, build).items()}
 
     def data_hash(self) -> str:
         stamp = self.data_root / "config_hash.txt"
@@ -86,14 +86,14 @@ class Workspace:
         from .tokenizers import FRAME_MS, n_frames
 
         path = self.cache / "align" / f"{name}-{config_hash(self.data_hash(), ALIGNER_VERSION, FRAME_MS)}.pt"
-        state = load_checkpoint(path)
-        if state is None:
+
+        def build():
             d, wavs = self.data(name), self.wavs(name)
             labels, failures = align_items([(u, w, d.utts[u].text) for u, w in wavs.items()],
                                            {u: n_frames(len(w)) for u, w in wavs.items()}, FRAME_MS,
                                            workers=self.cfg.data.workers, desc=f"align {name}")
-            state = {"labels": {u: torch.from_numpy(v) for u, v in labels.items()}, "failures": failures}
-            save_checkpoint(path, state)
+            return {"labels": {u: torch.from_numpy(v) for u, v in labels.items()}, "failures": failures}
+        state = cached(path, build)
         return {u: t.numpy() for u, t in state["labels"].items()}, dict(state["failures"])
 
     # -- tokenizers --------------------------------------------------------------------------------------
@@ -114,8 +114,8 @@ class Workspace:
     @functools.lru_cache(maxsize=None)
     def codec(self) -> WorldCodec:
         path = self.codec_path()
-        state = load_checkpoint(path)
-        if state is None or state.get("step", 0) < self.cfg.codec.steps:
+
+        def train():
             utts, contents = self.data("train_pretrain").utts, None
             if self.cfg.codec.content_conditioned:
                 pairs = self.frame_aligned("train_pretrain")
@@ -125,6 +125,9 @@ class Workspace:
             with torch_threads(self.cfg.codec.threads):
                 return train_codec(list(feats.values()), self.codec_cfg, path, contents=contents,
                                    speakers=[utts[u].speaker for u in feats])
+        return cached_model(path, "step", self.cfg.codec.steps, train, self._load_codec)
+
+    def _load_codec(self, state: dict) -> WorldCodec:
         model = WorldCodec(self.codec_cfg)
         model.load_state_dict(state["model"])
         return model.eval()
@@ -132,14 +135,13 @@ class Workspace:
     def content_tokens(self, name: str) -> dict[str, torch.Tensor]:
         """utt -> (T,) content tokens (what the content encoder alone gives; cached)."""
         path = self.cache / "tokens" / f"{name}-{self.content_path().stem}.pt"
-        state = load_checkpoint(path)
-        if state is None:
-            enc = self.content_encoder()
+
+        def build():
+            enc = self.content_encoder()             # may train: outside no_grad
             with torch.no_grad():
-                state = {utt: enc.encode(torch.from_numpy(wav)[None])[0].short()
-                         for utt, wav in tqdm(self.wavs(name).items(), desc=f"content tokens {name}")}
-            save_checkpoint(path, state)
-        return state
+                return {utt: enc.encode(torch.from_numpy(wav)[None])[0].short()
+                        for utt, wav in tqdm(self.wavs(name).items(), desc=f"content tokens {name}")}
+        return cached(path, build)
 
     def frame_aligned(self, name: str) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
         """utt -> (WORLD features, content tokens), both cut to the frames they share."""
@@ -155,8 +157,8 @@ class Workspace:
     @functools.lru_cache(maxsize=None)
     def content_encoder(self) -> ContentEncoder:
         path = self.content_path()
-        state = load_checkpoint(path)
-        if state is None or state.get("step", 0) < self.cfg.content.steps:
+
+        def train():
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
             phones, _ = self.phone_alignment("train_pretrain")
             targets = self.content_teacher_targets("train_pretrain") if self.cfg.content.teacher else None
@@ -164,9 +166,12 @@ class Workspace:
                 return train_content_encoder(list(wavs.values()), [d.utts[u].text for u in wavs],
                                              [phones.get(u) for u in wavs], self.cfg.content, path,
                                              targets=None if targets is None else [targets[u] for u in wavs])
-        model = ContentEncoder(self.cfg.content)
-        model.load_state_dict(state["model"])
-        return model.eval()
+
+        def load(state):
+            model = ContentEncoder(self.cfg.content)
+            model.load_state_dict(state["model"])
+            return model.eval()
+        return cached_model(path, "step", self.cfg.content.steps, train, load)
 
     def content_teacher_targets(self, name: str) -> dict[str, np.ndarray]:
         """utt -> (T, D) dense teacher targets of the content encoder (paperlib.content_teacher; cached by the
@@ -177,16 +182,15 @@ class Workspace:
         kinds, codec = tuple(self.cfg.content.teacher), self.cfg.codec
         key = config_hash(kinds, self.data_hash(), codec.world_period_ms, codec.subframes, codec.n_mcep)
         path = self.cache / "content_teacher" / f"{name}-{key}.pt"
-        state = load_checkpoint(path)
-        if state is None:
+
+        def build():
             d, wavs, world = self.data(name), self.wavs(name), self.world_features(name)
             register = speaker_log_f0(world, {u: d.utts[u].speaker for u in world}, codec.subframes)
             with torch_threads(self.cfg.content.threads):
-                state = {u: torch.from_numpy(teacher_targets(w, world[u], register[d.utts[u].speaker], kinds,
-                                                             codec.subframes, self.cfg.content.threads)).half()
-                         for u, w in tqdm(wavs.items(), desc=f"content teacher {'+'.join(kinds)} {name}")}
-            save_checkpoint(path, state)
-        return {u: t.float().numpy() for u, t in state.items()}
+                return {u: torch.from_numpy(teacher_targets(w, world[u], register[d.utts[u].speaker], kinds,
+                                                            codec.subframes, self.cfg.content.threads)).half()
+                        for u, w in tqdm(wavs.items(), desc=f"content teacher {'+'.join(kinds)} {name}")}
+        return {u: t.float().numpy() for u, t in cached(path, build).items()}
 
     def speaker_path(self) -> Path:
         return self.cache / f"spkenc-{config_hash(self.cfg.speaker)}.pt"
@@ -195,13 +199,14 @@ class Workspace:
     def speaker_encoder(self) -> SpeakerEncoder:
         """The anonymizer's frozen speaker encoder, trained on the pretraining corpus."""
         path = self.speaker_path()
-        state = load_checkpoint(path)
-        if state is None or state.get("epoch", 0) < self.cfg.speaker.epochs:
+
+        def train():
             d, wavs = self.data("train_pretrain"), self.wavs("train_pretrain")
             with torch_threads(self.cfg.speaker.threads):
                 return train_speaker_encoder(list(wavs.values()), [d.utts[u].speaker for u in wavs], self.cfg.speaker,
                                              path, desc="speaker encoder (anonymizer)")
-        return load_speaker_encoder(path, self.cfg.speaker)
+        return cached_model(path, "epoch", self.cfg.speaker.epochs, train,
+                            lambda _: load_speaker_encoder(path, self.cfg.speaker))
 
     # -- the anonymizer's decoder --------------------------------------------------------------------------
     def decoder_path(self) -> Path:
@@ -224,13 +229,11 @@ class Workspace:
         if not cfg.enabled:
             return self.codec()
         path = self.decoder_path()
-        state = load_checkpoint(path)
-        if state is None or state.get("step", 0) < cfg.steps:
+
+        def train():
             with torch_threads(cfg.threads):
                 return self._adapt_decoder(path)
-        model = WorldCodec(self.codec_cfg)
-        model.load_state_dict(state["model"])
-        return model.eval()
+        return cached_model(path, "step", cfg.steps, train, self._load_codec)
 
     # -- vctk-1fix's target voice -----------------------------------------------------------------------------
     def target_voices_path(self) -> Path:
@@ -271,16 +274,16 @@ class Workspace:
         cfg = self.cfg.decoder_adapt
         codes_path = path.with_name(path.stem + "-lm-codes.pt")      # generation is half the cost: kept apart
         toks, pairs, d = self.tokens("train_pretrain"), self.frame_aligned("train_pretrain"), self.data("train_pretrain")
-        generated = load_checkpoint(codes_path)
-        if generated is None:
+
+        def generate():
             lm = load_lm(self, pretrain(self))
             speaker_of = {u: d.utts[u].speaker for u in toks}
             means = self.speaker_means("train_pretrain")
             runs = [self_prompted_codes(lm, toks, speaker_of, means, replace(self.cfg.inference, temperature=t),
                                         stable_int(cfg.seed, k), desc=f"LM codes {k + 1}/{len(cfg.temperatures)} (T={t})")
                     for k, t in enumerate(cfg.temperatures)]
-            generated = {u: torch.stack([run[u] for run in runs], dim=1).short() for u in toks}
-            save_checkpoint(codes_path, generated)
+            return {u: torch.stack([run[u] for run in runs], dim=1).short() for u in toks}
+        generated = cached(codes_path, generate)
         utts = sorted(toks)
         feats = [pairs[u][0][: len(toks[u]["content"])] for u in utts]
         return adapt_decoder(self.codec(), feats, [toks[u]["content"].numpy() for u in utts],
@@ -293,22 +296,15 @@ class Workspace:
     def tokens(self, name: str) -> dict[str, dict[str, torch.Tensor]]:
         """utt -> {content (T,), acoustic (T, 8) for ACOUSTIC_DIRS, speaker (D,) per-utterance embedding}."""
         path = self.cache / "tokens" / f"{name}-{self.tokens_key()}.pt"
-        state = load_checkpoint(path)
-        if state is not None:
-            return state
-        wavs, content = self.wavs(name), self.content_tokens(name)
-        spk = self.speaker_encoder()
-        feats = self.world_features(name) if name in ACOUSTIC_DIRS else None
-        codec = self.codec() if feats is not None else None
-        state = {}
-        with torch.no_grad():
-            for utt, wav in tqdm(wavs.items(), desc=f"tokenize {name}"):
-                item = {"content": content[utt], "speaker": spk(torch.from_numpy(wav)[None])[0]}
-                if codec is not None:
-                    item["content"], item["acoustic"] = aligned_acoustic_codes(codec, feats[utt], item["content"])
-                state[utt] = item
-        save_checkpoint(path, state)
-        return state
+
+        def build():
+            wavs, content = self.wavs(name), self.content_tokens(name)
+            spk = self.speaker_encoder()
+            feats = self.world_features(name) if name in ACOUSTIC_DIRS else None
+            codec = self.codec() if feats is not None else None
+            return {utt: encode_utterance(wav, None, spk, codec, content[utt], feats[utt] if codec else None)
+                    for utt, wav in tqdm(wavs.items(), desc=f"tokenize {name}")}
+        return cached(path, build)
 
     def speaker_means(self, name: str) -> dict[str, torch.Tensor]:
         toks, d = self.tokens(name), self.data(name)
@@ -317,15 +313,7 @@ class Workspace:
             out.setdefault(d.utts[utt].speaker, []).append(item["speaker"])
         return {s: torch.stack(v).mean(0) for s, v in out.items()}
 
-
-def _features_worker(args) -> np.ndarray:
-    wav, codec_cfg = args
-    return world_features(wav, codec_cfg)
-
-
-def _teacher_methods():
-    """Emotion-teacher stages (attached to Workspace below to keep the class readable)."""
-
+    # -- the frame-level emotion teacher (distillation targets of Exp6-7) --------------------------------------
     def teacher_path(self) -> Path:
         return self.cache / f"teacher-{config_hash(self.cfg.teacher, self.cfg.content.n_mels)}.pt"
 
@@ -345,18 +333,16 @@ def _teacher_methods():
     def teacher_features(self, name: str) -> dict[str, torch.Tensor]:
         """utt -> (T, E) per-dimension-normalised teacher frames (cached)."""
         path = self.cache / "teacher_feats" / f"{name}-{self.teacher_path().stem}.pt"
-        state = load_checkpoint(path)
-        if state is None:
-            model = self.teacher()
-            state = {}
+
+        def build():
+            model = self.teacher()                   # may train: outside no_grad
             with torch.no_grad():
-                for utt, wav in tqdm(self.wavs(name).items(), desc=f"teacher features {name}"):
-                    f = model.frame_features(torch.from_numpy(wav)[None])[0]
-                    state[utt] = ((f - model.feat_mean) / model.feat_std).half()
-            save_checkpoint(path, state)
-        return {u: t.float() for u, t in state.items()}
-
-    return teacher_path, teacher, teacher_features
+                return {utt: ((model.frame_features(torch.from_numpy(wav)[None])[0] - model.feat_mean)
+                              / model.feat_std).half()
+                        for utt, wav in tqdm(self.wavs(name).items(), desc=f"teacher features {name}")}
+        return {u: t.float() for u, t in cached(path, build).items()}
 
 
-Workspace.teacher_path, Workspace.teacher, Workspace.teacher_features = _teacher_methods()
+def _features_worker(args) -> np.ndarray:
+    wav, codec_cfg = args
+    return world_features(wav, codec_cfg)

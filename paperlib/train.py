@@ -290,11 +290,6 @@ def finetune(ws, ft: FinetuneConfig, stop_after: int | None = None) -> Path:
     return path
 
 
-def export_anonymizer(path: Path) -> dict[str, torch.Tensor]:
-    """The deployable weights: Slow AR + Fast AR only (the distillation head is dropped)."""
-    return load_checkpoint(path)["model"]
-
-
 if __name__ == "__main__":    # the command lives with the stages it runs: no import cycle (paperlib.commands)
     from paperlib.commands import train_main
 

@@ -138,15 +138,17 @@ def test_torchrun_ddp_two_processes(smoke_ws, tmp_path):
 
 def test_export_has_baseline_parameters(smoke_ws, tmp_path):
     """Zero inference overhead: a distillation-finetuned export has exactly the baseline's tensors."""
-    from paperlib.train import export_anonymizer, finetune, pretrain
+    from paperlib.bundle import _deployable
+    from paperlib.train import finetune, load_lm, pretrain
 
     ws = smoke_ws
-    base = export_anonymizer(pretrain(ws))
+    shipped = lambda path: _deployable(load_lm(ws, path).state_dict(), "lm")    # what the bundle ships
+    base = shipped(pretrain(ws))
     ft = apply_overrides(ws.cfg.finetune, {"pairing": "neu_emo", "use_sep": True, "distill": "frame_aco",
                                            "epochs": 1})
     tuned_path = finetune(ws, ft)
     assert "head" in load_checkpoint(tuned_path)                     # trained with the head...
-    tuned = export_anonymizer(tuned_path)                            # ...which the export drops
+    tuned = shipped(tuned_path)                                      # ...which the export drops
     assert {k: v.shape for k, v in base.items()} == {k: v.shape for k, v in tuned.items()}
     assert any(not torch.equal(base[k], tuned[k]) for k in base)     # and it did change the weights
 

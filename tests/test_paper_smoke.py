@@ -242,7 +242,7 @@ def test_notebook_twins_in_sync_and_stripped():
 @pytest.mark.skipif(shutil.which("chromium") is None or shutil.which("chromedriver") is None,
                     reason="needs Debian chromium + chromium-driver (make system-deps)")
 def test_demo_page_in_headless_chromium(smoke_paper):
-    from paperlib.demo import check_in_browser
+    from browser import check_in_browser
 
     demo = smoke_paper / "demo"
     html = (demo / "index.html").read_text()
@@ -263,12 +263,12 @@ def smoke_bundle(smoke_paper, tmp_path_factory):
 
 
 def test_bundle_matches_cache_and_refuses_corruption(smoke_bundle, tmp_path):
-    """The bundle's system is the cached one with its weights rounded once (float16 storage): same
-    prompts, pseudo-speaker and seeds, so the same output; a modified file is refused by the manifest."""
+    """The bundle's system is the cached one with its weights rounded once (float16 storage): with the same
+    prompts, pseudo-speaker and seeds, the same output; a modified file is refused by the manifest."""
     import shutil
 
     import torch
-    from paperlib.anonymize import anonymize_waveform, prompt_pools, prompt_tokens
+    from paperlib.anonymize import anonymize_waveform, prompt_pools
     from paperlib.audio import load_wav
     from paperlib.bundle import BundleError, load_bundle, round_weights
     from paperlib.stages import Workspace
@@ -287,7 +287,7 @@ def test_bundle_matches_cache_and_refuses_corruption(smoke_bundle, tmp_path):
         shipped, shipped_inf = bundle.parts(system)
         assert shipped_inf == inf and shipped.use_sep == cached.use_sep
         ours = anonymize_waveform(shipped, inf, bundle.prompt_tokens(), bundle.pools(), wav, "in", 0)
-        theirs = anonymize_waveform(cached, inf, prompt_tokens(ws), prompt_pools(ws), wav, "in", 0)
+        theirs = anonymize_waveform(cached, inf, bundle.prompt_tokens(), prompt_pools(ws), wav, "in", 0)
         assert np.array_equal(ours, theirs), system
     broken = tmp_path / "broken"
     shutil.copytree(smoke_bundle, broken)
@@ -328,3 +328,36 @@ def test_cli_folder_from_bundle_without_cache(smoke_bundle, tmp_path):
     one = run_py("-m", "paperlib", "anonymize", str(src / "a.wav"), "-o", str(tmp_path / "one.wav"), "--scale", "smoke",
                  "--bundle", str(smoke_bundle), "--system", "baseline", "--stream", env=env)
     assert one.returncode == 0 and "wrote" in one.stdout and sf.info(str(tmp_path / "one.wav")).frames > 8000
+
+
+def test_bundle_prompts_reencode_exactly_and_target_voice(smoke_bundle, tmp_path):
+    """The shipped prompts are the pool's audio encoded by the shipped encoders (features computed afresh
+    here): re-encoding gives them exactly. --target-voice makes a prompt of a user's recording the same way."""
+    import soundfile as sf
+    import torch
+    from paperlib.anonymize import encode_utterance
+    from paperlib.bundle import PROMPT_POOL, load_bundle
+    from paperlib.stages import Workspace
+
+    bundle = load_bundle(smoke_bundle)
+    content_enc, codec, speaker_enc = bundle.encoders()
+    assert bundle.ships_codec_encoder and speaker_enc is not None
+    shipped, wavs = bundle.prompt_tokens(), Workspace("smoke").wavs(PROMPT_POOL)
+    assert set(shipped) == set(wavs)
+    for utt, wav in wavs.items():
+        item = encode_utterance(wav, content_enc, speaker_enc, codec)
+        assert torch.equal(item["content"].long(), shipped[utt]["content"].long()), utt
+        assert torch.equal(item["acoustic"].long(), shipped[utt]["acoustic"].long()), utt
+        assert torch.allclose(item["speaker"], shipped[utt]["speaker"], atol=1e-5), utt
+    voice = tmp_path / "voice.wav"
+    sf.write(str(voice), np.concatenate([wavs[u] for u in sorted(wavs)[:4]]), 16000)
+    src = write_wav(tmp_path / "in.wav", seconds=1.0)
+    args = ("-m", "paperlib", "anonymize", str(src), "-o", str(tmp_path / "out.wav"), "--scale", "smoke",
+            "--model", "bundle", "--bundle", str(smoke_bundle))
+    out = run_py(*args, "--target-voice", str(voice))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert sf.info(str(tmp_path / "out.wav")).frames == sf.info(str(src)).frames
+    short = tmp_path / "short.wav"
+    sf.write(str(short), wavs[sorted(wavs)[0]][: 16000], 16000)
+    refused = run_py(*args, "--target-voice", str(short), "--overwrite")
+    assert refused.returncode == 2 and f"{short}: the target voice has" in refused.stderr
