@@ -35,7 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import FinetuneConfig, ScaleConfig, apply_overrides
+from .config import FinetuneConfig, LMConfig, apply_overrides
 from .model import CodecLM, LMBatch, Transformer, collate, combine_streams, interleave
 from .pairs import finetune_pairs
 from .utils import config_hash, torch_threads
@@ -93,20 +93,21 @@ def distill_loss(mode: str, head: EmotionHead, batch: LMBatch, hidden: torch.Ten
 # ---- data -----------------------------------------------------------------------------------------------
 
 class PretrainData:
-    """Self-continuation samples from the pretraining corpus; with prob. pair_fraction, [utt' + utt] of one
-    speaker (no [SEP]), so that prompting by continuation is seen in pretraining."""
+    """Self-continuation samples of tokenized utterances; with prob. ``pair_fraction``, [utt' + utt] of one
+    speaker (no [SEP]), so that prompting by continuation is seen in pretraining.
 
-    def __init__(self, ws, cfg: ScaleConfig) -> None:
-        self.cfg = cfg
-        self.lm_cfg = lm_config(ws)          # with the tokenizers' vocabularies (their PAD/SEP ids)
-        self.tokens = ws.tokens("train_pretrain")
-        d = ws.data("train_pretrain")
+    ``lm_cfg`` carries the tokenizers' vocabularies (their PAD/SEP ids); ``tokens``: utt -> {content,
+    acoustic}; ``speaker_of``: utt -> speaker; ``speaker_means``: speaker -> mean speaker vector."""
+
+    def __init__(self, lm_cfg: LMConfig, tokens: dict[str, dict[str, torch.Tensor]], speaker_of: dict[str, str],
+                 speaker_means: dict[str, torch.Tensor], pair_fraction: float) -> None:
+        self.lm_cfg, self.tokens, self.pair_fraction = lm_cfg, tokens, pair_fraction
         self.utts = sorted(self.tokens)
-        self.speaker_of = {u: d.utts[u].speaker for u in self.utts}
+        self.speaker_of = {u: speaker_of[u] for u in self.utts}
         self.by_spk: dict[str, list[str]] = {}
         for u in self.utts:
             self.by_spk.setdefault(self.speaker_of[u], []).append(u)
-        self.spk_mean = ws.speaker_means("train_pretrain")
+        self.spk_mean = speaker_means
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[LMBatch, None]:
         delay = int(rng.integers(0, self.lm_cfg.max_delay + 1))
@@ -114,7 +115,7 @@ class PretrainData:
         for _ in range(size):
             utt = self.utts[rng.integers(len(self.utts))]
             src = self.tokens[utt]
-            if rng.random() < self.cfg.train.pair_fraction:
+            if rng.random() < self.pair_fraction:
                 same = self.by_spk[self.speaker_of[utt]]
                 p = self.tokens[same[rng.integers(len(same))]]
                 content, acoustic, start = combine_streams(self.lm_cfg, p["content"], p["acoustic"], src["content"],
@@ -128,15 +129,13 @@ class PretrainData:
 
 
 class FinetuneData:
-    """Prompt -> source pairs of the CREMA-like corpus (same speaker), LM loss on the source only."""
+    """Prompt -> source pairs (``pairs.finetune_pairs``: same speaker), LM loss on the source only; with
+    ``teacher_feats`` (utt -> (T, E) frames of the emotion teacher), the distillation targets of each source."""
 
-    def __init__(self, ws, cfg: ScaleConfig, ft: FinetuneConfig, teacher_feats: dict | None) -> None:
-        self.cfg, self.ft = cfg, ft
-        self.lm_cfg = lm_config(ws)
-        self.tokens = ws.tokens("train_crema")
-        self.pairs = finetune_pairs(ws.data("train_crema"), ft.pairing, ft.seed)
-        self.spk_mean = ws.speaker_means("train_crema")
-        self.teacher = teacher_feats
+    def __init__(self, lm_cfg: LMConfig, tokens: dict[str, dict[str, torch.Tensor]], pairs: list,
+                 speaker_means: dict[str, torch.Tensor], use_sep: bool, teacher_feats: dict | None) -> None:
+        self.lm_cfg, self.tokens, self.pairs, self.spk_mean = lm_cfg, tokens, pairs, speaker_means
+        self.use_sep, self.teacher = use_sep, teacher_feats
 
     def batch(self, rng: np.random.Generator, size: int) -> tuple[LMBatch, list[torch.Tensor] | None]:
         delay = int(rng.integers(0, self.lm_cfg.max_delay + 1))
@@ -145,7 +144,7 @@ class FinetuneData:
             pair = self.pairs[k]
             p, s = self.tokens[pair.prompt[0]], self.tokens[pair.source]
             content, acoustic, start = combine_streams(self.lm_cfg, p["content"], p["acoustic"], s["content"],
-                                                       s["acoustic"], use_sep=self.ft.use_sep)
+                                                       s["acoustic"], use_sep=self.use_sep)
             items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=start))
             spks.append(self.spk_mean[pair.speaker])
             starts.append(start)
@@ -239,7 +238,10 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None, data: 
         return path
     torch.manual_seed(cfg.train.seed)
     model = CodecLM(lm_config(ws))
-    data = data if data is not None else PretrainData(ws, cfg)
+    if data is None:
+        d = ws.data("train_pretrain")
+        data = PretrainData(lm_config(ws), ws.tokens("train_pretrain"), {u: d.utts[u].speaker for u in d.utts},
+                            ws.speaker_means("train_pretrain"), cfg.train.pair_fraction)
     with torch_threads(cfg.train.threads):
         run_training(model, data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
                      cfg.train.ckpt_every, "LM pretrain", warmup=cfg.train.warmup, log_every=cfg.train.log_every,
@@ -276,7 +278,8 @@ def finetune(ws, ft: FinetuneConfig, stop_after: int | None = None) -> Path:
     path = finetune_path(ws, ft)
     state = load_checkpoint(path)
     teacher_feats = ws.teacher_features("train_crema") if ft.distill != "none" else None
-    data = FinetuneData(ws, ws.cfg, ft, teacher_feats)
+    data = FinetuneData(lm_config(ws), ws.tokens("train_crema"), finetune_pairs(ws.data("train_crema"), ft.pairing, ft.seed),
+                        ws.speaker_means("train_crema"), ft.use_sep, teacher_feats)
     steps = max(1, ft.epochs * len(data.pairs) // ft.batch)
     if state is not None and state["step"] >= steps:
         return path
