@@ -15,7 +15,7 @@ pseudo-speaker for all of them, a progress bar per file). Each of these is print
 
 --target-voice V.wav: the output speaks with the voice of a consenting target speaker instead of the
 shipped pool's: a few seconds of their speech (at least 3 s after silence is trimmed, voiced like speech)
-are encoded into the prompt with the shipped encoders.
+(its first 10 s are used) are encoded into the prompt with the shipped encoders.
 
 Existing outputs are skipped unless --overwrite (a stopped run resumes). A bad file (missing, empty, too
 short, corrupt, NaN, not audio) is reported by name with the problem and skipped; outputs are written

@@ -194,6 +194,11 @@ class LMConfig:
     max_delay: int = 8
     dropout: float = 0.0
     emo_dim: int = 64               # teacher feature dimension for the distillation head
+    # content tokens embedded as the sum of their FSQ digits' embeddings (filled in by train.lm_config from the
+    # content encoder's levels when set) instead of one embedding per token id: the digit that carries
+    # prosody (ContentConfig.prosody_digits) then reads the same whatever the phone (docs/FINDINGS.md)
+    factorized_content: bool = field(default=False, metadata=HASH_ONLY_IF_CHANGED)
+    content_levels: tuple[int, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass

@@ -24,6 +24,8 @@ MAX_CHUNK_S = 20.0              # longer recordings are cut at pauses into piece
 MIN_CHUNK_S = 8.0               # ... and of at least this (except the last one)
 MIN_TARGET_SPEECH_S = 3.0       # a target voice needs this much speech for a prompt
 MIN_TARGET_VOICED = 0.25        # ... of which at least this share voiced (else it is not speech)
+MAX_TARGET_S = 10.0             # a longer target recording is cut here: the prompt is a prefix of every
+                                # generation, and the shipped prompts are 1-4 utterances of a few seconds
 
 
 def frame_levels_db(wav: np.ndarray) -> np.ndarray:
@@ -112,7 +114,7 @@ def split_at_pauses(wav: np.ndarray, max_s: float = MAX_CHUNK_S, min_s: float = 
 
 
 def check_target_voice(wav: np.ndarray, name: str) -> np.ndarray:
-    """The speech of a target speaker's recording (silence trimmed), or AudioError naming ``name`` and why
+    """The speech of a target speaker's recording (silence trimmed, at most ``MAX_TARGET_S``), or AudioError naming ``name`` and why
     it cannot make a prompt: silent, under ``MIN_TARGET_SPEECH_S`` of speech, or mostly unvoiced (not speech)."""
     import pyworld
 
@@ -129,4 +131,4 @@ def check_target_voice(wav: np.ndarray, name: str) -> np.ndarray:
     if voiced < MIN_TARGET_VOICED:
         raise AudioError(f"{name}: the target voice does not sound like speech ({100 * voiced:.0f}% of it voiced, "
                          f"speech has at least {100 * MIN_TARGET_VOICED:.0f}%)")
-    return cond.wav
+    return cond.wav[: int(MAX_TARGET_S * SAMPLE_RATE)]

@@ -21,6 +21,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -292,6 +293,12 @@ class CodecLM(nn.Module):
         self.cfg = cfg
         d = cfg.d_model
         self.content_emb = nn.Embedding(cfg.content_vocab + 2, d)
+        if cfg.factorized_content:      # digits of the FSQ id (mixed radix, first digit fastest) + PAD/SEP
+            assert int(np.prod(cfg.content_levels)) == cfg.content_vocab, "content_levels must multiply to the vocab"
+            self.content_emb = nn.Embedding(2, d)
+            self.content_digit_emb = nn.ModuleList([nn.Embedding(n, d) for n in cfg.content_levels])
+            self.register_buffer("_content_basis", torch.tensor(np.cumprod([1] + list(cfg.content_levels[:-1]))),
+                                 persistent=False)
         self.acoustic_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size + 3, d) for _ in range(cfg.n_codebooks)])
         self.slot_emb = nn.Embedding(2, d)
         self.speaker_proj = nn.Linear(cfg.speaker_dim, d)
@@ -313,8 +320,18 @@ class CodecLM(nn.Module):
                 nn.init.zeros_(module.bias)
 
     # -- embeddings ---------------------------------------------------------------------------------------
+    def embed_content(self, content: Tensor) -> Tensor:
+        cfg = self.cfg
+        if not cfg.factorized_content:
+            return self.content_emb(content)
+        special = content >= cfg.content_vocab
+        token = content.clamp(max=cfg.content_vocab - 1)
+        digits = sum(emb((token // b) % n) for emb, b, n in zip(self.content_digit_emb, self._content_basis,
+                                                                cfg.content_levels))
+        return torch.where(special[..., None], self.content_emb((content - cfg.content_vocab).clamp(min=0)), digits)
+
     def embed_slots(self, content: Tensor, acoustic: Tensor, is_acoustic: Tensor) -> Tensor:
-        content_part = self.content_emb(content)
+        content_part = self.embed_content(content)
         acoustic_part = sum(emb(acoustic[..., k]) for k, emb in enumerate(self.acoustic_emb))
         x = torch.where(is_acoustic[..., None], acoustic_part, content_part)
         return x + self.slot_emb(is_acoustic.long())

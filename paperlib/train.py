@@ -251,7 +251,8 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None, data: 
 
 def lm_config(ws):
     """LM config with the vocabularies of the actual tokenizers."""
-    return apply_overrides(ws.cfg.lm, {"content_vocab": ws.content_encoder().vocab_size,
+    levels = {"content_levels": tuple(ws.cfg.content.fsq_levels)} if ws.cfg.lm.factorized_content else {}
+    return apply_overrides(ws.cfg.lm, {**levels, "content_vocab": ws.content_encoder().vocab_size,
                                        "codebook_size": int(np.prod(ws.cfg.codec.fsq_levels)),
                                        "n_codebooks": ws.cfg.codec.n_codebooks,
                                        "speaker_dim": ws.cfg.speaker.embedding_dim})

@@ -63,3 +63,4 @@ def test_target_voice_refused_with_the_reason(make, message):
 
 def test_target_voice_accepted():
     assert len(check_target_voice(voiced(4.0), "voice.wav")) >= 3 * SAMPLE_RATE
+    assert len(check_target_voice(voiced(30.0), "voice.wav")) <= 10 * SAMPLE_RATE

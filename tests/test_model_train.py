@@ -333,3 +333,17 @@ def test_anonymized_outputs_are_keyed_by_the_anonymizer_decoder(smoke_ws):
     keys = {system_hash(w, load_system(w, "table2/0_baseline")) for w in (smoke_ws, other, off)}
     assert len(keys) == 3
     assert off.anonymizer_codec() is off.codec() and off.anonymizer_codec_key() == off.codec_path().stem
+
+
+def test_factorized_content_embedding_reads_digits():
+    """LMConfig.factorized_content: a content token is the sum of its FSQ digits' embeddings (PAD/SEP apart),
+    so two tokens that differ in one digit (e.g. the prosody digit) differ by that digit's embeddings only."""
+    from paperlib.config import LMConfig
+    from paperlib.model import CodecLM
+
+    lm = CodecLM(LMConfig(content_vocab=40, content_levels=(8, 5), factorized_content=True))
+    a, b = lm.embed_content(torch.tensor([3 + 8 * 1])), lm.embed_content(torch.tensor([3 + 8 * 4]))
+    d = lm.content_digit_emb[1]
+    assert torch.allclose(a - b, d(torch.tensor([1])) - d(torch.tensor([4])), atol=1e-6)
+    pad, sep = lm.embed_content(torch.tensor([40, 41]))
+    assert torch.allclose(pad, lm.content_emb.weight[0]) and torch.allclose(sep, lm.content_emb.weight[1])
