@@ -181,12 +181,22 @@ def emotion_budget(ws, seeds: tuple[int, ...] | None = None, systems: bool = Tru
     return {"set": NAME, "rows": rows, "content_probes": json.loads(probes_path.read_text())}
 
 
+STEPS = ("original", "copy_synthesis", "codec_resynthesis", "codec_stage0", "anonymizer_decoder", "content_alone",
+         "other_utterance_codes", "lm_same_speaker")
+
+
+def ordered_rows(budget: dict) -> list[tuple[str, dict]]:
+    """The rows in pipeline order (the JSON stores them sorted by name): the steps, then the systems."""
+    rank = {name: i for i, name in enumerate(STEPS)}
+    return sorted(budget["rows"].items(), key=lambda kv: (rank.get(kv[0], len(STEPS)), kv[0]))
+
+
 def budget_table(budget: dict):
     """The budget as a DataFrame: one row per step, UAR with CI, per-class recall, level gap, max share."""
     import pandas as pd
 
     out = []
-    for name, r in budget["rows"].items():
+    for name, r in ordered_rows(budget):
         out.append({"speech": name, "UAR": r["UAR"]["value"], "UAR_lo": r["UAR"]["ci_low"], "UAR_hi": r["UAR"]["ci_high"],
                     **{e.capitalize(): r[e.capitalize()]["value"] for e in EMOTIONS},
                     "ang-sad dB": r["angry_minus_sad_rms_db"], "F0 spread st": r["f0_spread_st"],

@@ -95,9 +95,11 @@ def _decoding_line(report: dict) -> str:
 
 def _budget_line(budget: dict) -> str:
     """The emotion budget (figures/emotion_budget.json) as one README paragraph: UAR [95% CI] per step."""
+    from .emotion_budget import ordered_rows
+
     cells = "; ".join(f"{name} {r['UAR']['value']:.1f} [{r['UAR']['ci_low']:.1f}, {r['UAR']['ci_high']:.1f}] "
                       f"({r['angry_minus_sad_rms_db']:+.1f} dB ang-sad, top class {r['max_class_share']:.0f}%)"
-                      for name, r in budget["rows"].items())
+                      for name, r in ordered_rows(budget))
     p = budget["content_probes"]
     return (f"**Emotion budget** ({budget['set']}, SER UAR after each step, `figures/emotion_budget.md`): {cells}. "
             f"Content-token probes: emotion {p['emotion_acc_tokens']:.1f}% (log-mel {p['emotion_acc_log_mel']:.1f}%, "
