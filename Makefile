@@ -8,7 +8,7 @@ APT_PACKAGES := flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PYTHONHASHSEED := 0
 
-.PHONY: help install system-deps data pipeline models notebooks paper test bench clean-cache lint-notebooks
+.PHONY: help install system-deps data pipeline models real-speech notebooks paper test bench clean-cache lint-notebooks
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' Makefile | sed 's/:.*##/\t/'
@@ -45,7 +45,10 @@ notebooks: install  ## execute every notebook headless with papermill into figur
 models: pipeline  ## export the trained anonymizer bundle models/SCALE/ (what the CLI loads without a cache)
 	$(PY) -m paperlib.bundle export --scale $(SCALE)
 
-paper: pipeline models notebooks bench  ## everything: data, models, tables, figures, bundle, notebooks, demo page, benchmarks, README results
+real-speech: models  ## the shipped bundle on held-out real speech (data/real/) -> figures/real_speech.{json,md}
+	$(PY) -m paperlib.real_speech --scale $(SCALE)
+
+paper: pipeline models real-speech notebooks bench  ## everything: data, models, tables, figures, bundle, real-speech section, notebooks, demo page, benchmarks, README results
 	$(PY) -m paperlib.tables --readme --scale $(SCALE)
 
 test: install  ## smoke-scale tests incl. one papermill run of every notebook (< 10 min on 2 cores)

@@ -43,11 +43,11 @@ t2 = load_table(scale, "table2_ablation.csv")
 # and the F0 the speech ends up with. The rows are computed by the pipeline; this cell only plots them.
 
 # %%
-from paperlib.emotion_budget import budget_table
+from paperlib.emotion_budget import budget_table, ordered_rows
 
 budget = load_json(scale, "emotion_budget.json")
 bt = budget_table(budget)
-pros = pd.DataFrame([{"speech": name, "emotion": emo, **values} for name, row in budget["rows"].items()
+pros = pd.DataFrame([{"speech": name, "emotion": emo, **values} for name, row in ordered_rows(budget)
                      for emo, values in row["prosody"].items()])
 fig, axes = plt.subplots(1, 3, figsize=(15, 0.35 * len(bt) + 1.5), sharey=True)
 axes[0].barh(bt["speech"], bt["UAR"], xerr=[bt["UAR"] - bt["UAR_lo"], bt["UAR_hi"] - bt["UAR"]], color="C0")

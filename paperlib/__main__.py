@@ -8,14 +8,14 @@ bundle models/<scale>/ (`python -m paperlib.bundle export` rebuilds it), so a fr
 after `make install`; --model forces one of the two.
 
 Recordings as they come: any sample rate (resampled to 16 kHz), stereo (down-mixed); leading and trailing
-silence is left out of the anonymization and comes back as silence; a level more than 10 dB from the
-training level (-26 dBFS) is brought to within 10 dB of it; clipping is reported; a silent file gives
-silence; a file longer than 20 s is anonymized in pieces of 8-20 s cut at its pauses (one prompt and one
+silence is left out of the anonymization and comes back as silence; a level more than {tol:g} dB from the
+training level ({level:g} dBFS) is brought to within {tol:g} dB of it; clipping is reported; a silent file gives
+silence; a file longer than {max_chunk:g} s is anonymized in pieces of {min_chunk:g}-{max_chunk:g} s cut at its pauses (one prompt and one
 pseudo-speaker for all of them, a progress bar per file). Each of these is printed as a note.
 
 --target-voice V.wav: the output speaks with the voice of a consenting target speaker instead of the
-shipped pool's: a few seconds of their speech (at least 3 s after silence is trimmed, voiced like speech)
-(its first 10 s are used) are encoded into the prompt with the shipped encoders.
+shipped pool's: a few seconds of their speech (at least {min_target:g} s after silence is trimmed, voiced like speech;
+its first {max_target:g} s are used) are encoded into the prompt with the shipped encoders.
 
 Existing outputs are skipped unless --overwrite (a stopped run resumes). A bad file (missing, empty, too
 short, corrupt, NaN, not audio) is reported by name with the problem and skipped; outputs are written
@@ -82,12 +82,22 @@ def load_system_for_inference(scale: str, system: str, model: str, bundle_path: 
     return parts, inf, bundle.prompt_tokens(), bundle.pools(), bundle.strategies, str(bundle.path)
 
 
+def _help_text() -> str:
+    """The module docstring with the input-conditioning constants filled in (paperlib.inputs)."""
+    from . import inputs
+
+    return __doc__.format(tol=inputs.LEVEL_TOLERANCE_DB, level=inputs.TRAINING_LEVEL_DBFS, max_chunk=inputs.MAX_CHUNK_S,
+                          min_chunk=inputs.MIN_CHUNK_S, min_target=inputs.MIN_TARGET_SPEECH_S,
+                          max_target=inputs.MAX_TARGET_S)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperlib", description=__doc__,
+    help_text = _help_text()
+    parser = argparse.ArgumentParser(prog="python -m paperlib", description=help_text,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     an = sub.add_parser("anonymize", help="anonymize an audio file or a folder of them",
-                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        description=help_text, formatter_class=argparse.RawDescriptionHelpFormatter)
     an.add_argument("input", type=Path, help="an audio file, or a folder (every .wav/.flac under it)")
     an.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for a folder input")
     an.add_argument("--system", default="frame-distill",
@@ -180,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             model = parts
         start = time.perf_counter()
         try:
-            out = _anonymize_recording(model, inf, ptoks, pools, wav, utt_id, args, prompt, src)
+            from .anonymize import anonymize_recording
+
+            out = anonymize_recording(model, inf, ptoks, pools, wav, utt_id, args.seed, args.stream, prompt, str(src))
             save_wav(dst, out)
         except Exception as exc:      # one file's failure must not stop the rest
             print(f"error: {src}: anonymization failed ({type(exc).__name__}: {exc})", file=sys.stderr)
@@ -207,31 +219,6 @@ def _read_audio(path: Path):
     for note in notes:
         print(f"note: {note.message}", file=sys.stderr)
     return wav
-
-
-def _anonymize_recording(parts, inf, ptoks, pools, wav, utt_id: str, args, prompt, src: Path):
-    """A recording as it comes (``inputs.condition``: silence, level, clipping; long ones in pieces cut at
-    pauses, one prompt and one pseudo-speaker for all) -> its anonymization on the input's time line."""
-    import numpy as np
-    from tqdm import tqdm
-
-    from .anonymize import anonymize_waveform
-    from .inputs import MAX_CHUNK_S, condition, split_at_pauses
-
-    cond = condition(wav)
-    for note in cond.notes:
-        print(f"note: {src}: {note}", file=sys.stderr)
-    if cond.silent:
-        return cond.restore(np.zeros(0, np.float32))
-    pieces = split_at_pauses(cond.wav)
-    if len(pieces) > 1:
-        print(f"note: {src}: {len(cond.wav) / 16000:.0f} s, anonymized in {len(pieces)} pieces of at most "
-              f"{MAX_CHUNK_S:.0f} s cut at pauses", file=sys.stderr)
-    outs = [anonymize_waveform(parts, inf, ptoks, pools, piece, utt_id, args.seed, args.stream, prompt)
-            for piece in tqdm(pieces, desc=src.name, unit="piece", disable=len(pieces) == 1, leave=False)]
-    # each piece's output is a whole number of frames: pad it to its piece so the time line holds
-    return cond.restore(np.concatenate([np.pad(o, (0, max(0, len(p) - len(o))))[: len(p)]
-                                        for o, p in zip(outs, pieces)]))
 
 
 if __name__ == "__main__":

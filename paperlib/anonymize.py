@@ -377,3 +377,31 @@ def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict
         codes = generate(parts.lm, [prompt], [tokens], speaker[None], cfg, parts.use_sep, [seed])[0]
         out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
     return out / max(1.0, float(np.abs(out).max()) / 0.95)
+
+
+def anonymize_recording(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]], pools: dict,
+                        wav: np.ndarray, utt_id: str, seed: int, stream: bool = False, prompt: Prompt | None = None,
+                        name: str = "input") -> np.ndarray:
+    """A recording as it comes (``inputs.condition``: silence, level, clipping; long ones in pieces cut at
+    pauses, one prompt and one pseudo-speaker for all) -> its anonymization on the input's time line (what the
+    CLI writes). Each conditioning step is printed to stderr as a note naming ``name``."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .inputs import MAX_CHUNK_S, condition, split_at_pauses
+
+    cond = condition(wav)
+    for note in cond.notes:
+        print(f"note: {name}: {note}", file=sys.stderr)
+    if cond.silent:
+        return cond.restore(np.zeros(0, np.float32))
+    pieces = split_at_pauses(cond.wav)
+    if len(pieces) > 1:
+        print(f"note: {name}: {len(cond.wav) / 16000:.0f} s, anonymized in {len(pieces)} pieces of at most "
+              f"{MAX_CHUNK_S:.0f} s cut at pauses", file=sys.stderr)
+    outs = [anonymize_waveform(parts, cfg, ptoks, pools, piece, utt_id, seed, stream, prompt)
+            for piece in tqdm(pieces, desc=name, unit="piece", disable=len(pieces) == 1, leave=False)]
+    # each piece's output is a whole number of frames: pad it to its piece so the time line holds
+    return cond.restore(np.concatenate([np.pad(o, (0, max(0, len(p) - len(o))))[: len(p)]
+                                        for o, p in zip(outs, pieces)]))

@@ -72,12 +72,16 @@ def playable_path(ws, key: str | None, utt: str, seed: int, demo_dir: Path) -> P
 
 
 def _cell(ws, out_dir: Path, key: str | None, label: str, utt: str, seed: int) -> str:
+    return _file_cell(out_dir, _audio_path(ws, key, utt, seed), _page_relpath(key, utt),
+                      _page_relpath(key, utt, "img", "png"), label)
+
+
+def _file_cell(out_dir: Path, src: Path, rel_wav: Path, rel_png: Path, label: str) -> str:
+    """A table cell that plays ``src`` (copied to ``out_dir / rel_wav``) from its waveform image."""
     from .audio import load_wav
 
-    src = _audio_path(ws, key, utt, seed)
     if not src.exists():
         return f'<td class="missing">{html.escape(label)}: not computed</td>'
-    rel_wav, rel_png = _page_relpath(key, utt), _page_relpath(key, utt, "img", "png")
     for rel in (rel_wav, rel_png):
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, out_dir / rel_wav)
@@ -87,16 +91,43 @@ def _cell(ws, out_dir: Path, key: str | None, label: str, utt: str, seed: int) -
             f'<figcaption>{html.escape(label)}</figcaption></figure></td>')
 
 
+STYLE = """<style>
+body { font-family: sans-serif; margin: 2em; } table { border-collapse: collapse; }
+td, th { border: 1px solid #ddd; padding: 4px; vertical-align: top; font-size: 12px; }
+img.wave { cursor: pointer; display: block; } audio { width: 190px; height: 28px; }
+figure { margin: 0; } .playing { outline: 3px solid orange; }
+</style>"""
+
+SCRIPT = """<script>
+function stopAll() { document.querySelectorAll('audio').forEach(a => { a.pause(); a.currentTime = 0; }); }
+document.querySelectorAll('img.wave').forEach(img => img.addEventListener('click', () => {
+  stopAll(); const a = img.parentElement.querySelector('audio'); a.play();
+}));
+window.playLog = [];
+function playRow(btn) {
+  stopAll();
+  const audios = Array.from(btn.closest('tr').querySelectorAll('audio'));
+  let i = 0;
+  const next = () => {
+    audios.forEach(a => a.closest('td').classList.remove('playing'));
+    if (i >= audios.length) { window.playLog.push('done'); return; }
+    const a = audios[i++];
+    a.closest('td').classList.add('playing');
+    window.playLog.push(a.getAttribute('src'));
+    a.onended = next;
+    a.play().catch(next);
+  };
+  next();
+}
+</script>"""
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>StreamVoiceAnon+ on MiniVPC: audio samples</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #ddd; padding: 4px; vertical-align: top; font-size: 12px; }}
-img.wave {{ cursor: pointer; display: block; }} audio {{ width: 190px; height: 28px; }}
-figure {{ margin: 0; }} .playing {{ outline: 3px solid orange; }}
-</style></head><body>
+{style}</head><body>
 <h1>StreamVoiceAnon+ companion: audio samples (MiniVPC, scale {scale})</h1>
 <p>{intro}</p>
+<p>Real recordings (held-out LibriSpeech readers) through the shipped bundle: <a href="real_speech.html">real_speech.html</a>
+(written by <code>python -m paperlib.real_speech</code>).</p>
 <h2>Samples: {n} utterances per emotion, {m} methods</h2>
 <p>3 utterances per emotion, 6 methods each. Click a waveform to play, or use "Play all" to hear methods
 sequentially.</p>
@@ -104,28 +135,7 @@ sequentially.</p>
 <h2>Ablation on sad utterances</h2>
 <p>Compare key ablation configurations on sad utterances to hear the incremental effect of each component.</p>
 <table id="ablation">{abl_header}{abl_rows}</table>
-<script>
-function stopAll() {{ document.querySelectorAll('audio').forEach(a => {{ a.pause(); a.currentTime = 0; }}); }}
-document.querySelectorAll('img.wave').forEach(img => img.addEventListener('click', () => {{
-  stopAll(); const a = img.parentElement.querySelector('audio'); a.play();
-}}));
-window.playLog = [];
-function playRow(btn) {{
-  stopAll();
-  const audios = Array.from(btn.closest('tr').querySelectorAll('audio'));
-  let i = 0;
-  const next = () => {{
-    audios.forEach(a => a.closest('td').classList.remove('playing'));
-    if (i >= audios.length) {{ window.playLog.push('done'); return; }}
-    const a = audios[i++];
-    a.closest('td').classList.add('playing');
-    window.playLog.push(a.getAttribute('src'));
-    a.onended = next;
-    a.play().catch(next);
-  }};
-  next();
-}}
-</script></body></html>
+{script}</body></html>
 """
 
 
@@ -151,7 +161,33 @@ def build_demo_page(ws, out_dir: Path, seed: int = 0) -> Path:
                         f'<td><button class="playall" onclick="playRow(this)">Play all</button></td>{cells}</tr>')
     intro = ("Anonymized with the project's own mini-scale models trained on CPU on the synthetic MiniVPC "
              "benchmark (offline TTS + WORLD speakers and emotions); this is not the paper's audio.")
-    page = PAGE.format(scale=html.escape(ws.scale), intro=intro, n=UTTS_PER_EMOTION, m=len(DEMO_METHODS),
+    page = PAGE.format(style=STYLE, script=SCRIPT, scale=html.escape(ws.scale), intro=intro, n=UTTS_PER_EMOTION, m=len(DEMO_METHODS),
                        header=header, rows="".join(rows), abl_header=abl_header, abl_rows="".join(abl_rows))
     atomic_write_text(out_dir / "index.html", page)
     return out_dir / "index.html"
+
+
+REAL_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>StreamVoiceAnon+ companion: real speech</title>
+{style}</head><body>
+<h1>Real speech through the shipped anonymizer</h1>
+<p>{intro}</p>
+<table id="real">{header}{rows}</table>
+{script}</body></html>
+"""
+
+
+def build_real_speech_page(out_dir: Path, samples: dict[str, dict[str, Path]], intro: str) -> Path:
+    """``out_dir/real_speech.html``: one row per utterance (utt -> {label: wav}), each label a playable cell."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = list(next(iter(samples.values())))
+    header = "<tr><th>utterance</th><th></th>" + "".join(f"<th>{html.escape(l)}</th>" for l in labels) + "</tr>"
+    rows = []
+    for utt, wavs in samples.items():
+        cells = "".join(_file_cell(out_dir, wavs[l], Path("audio") / "real" / l / f"{utt}.wav",
+                                   Path("img") / "real" / l / f"{utt}.png", l) for l in labels)
+        rows.append(f'<tr><td><small>{html.escape(utt)}</small></td>'
+                    f'<td><button class="playall" onclick="playRow(this)">Play all</button></td>{cells}</tr>')
+    page = REAL_PAGE.format(style=STYLE, script=SCRIPT, intro=html.escape(intro), header=header, rows="".join(rows))
+    atomic_write_text(out_dir / "real_speech.html", page)
+    return out_dir / "real_speech.html"
