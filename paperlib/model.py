@@ -293,10 +293,7 @@ class CodecLM(nn.Module):
         self.cfg = cfg
         d = cfg.d_model
         self.content_emb = nn.Embedding(cfg.content_vocab + 2, d)
-        # digits of the FSQ id (mixed radix, first digit fastest) + PAD/SEP; an LM built without the content
-        # encoder's levels (e.g. a bare LMConfig in a test) embeds each id
-        self.factorized = bool(cfg.factorized_content and cfg.content_levels)
-        if self.factorized:
+        if cfg.factorized_content:      # digits of the FSQ id (mixed radix, first digit fastest) + PAD/SEP
             assert int(np.prod(cfg.content_levels)) == cfg.content_vocab, "content_levels must multiply to the vocab"
             self.content_emb = nn.Embedding(2, d)
             self.content_digit_emb = nn.ModuleList([nn.Embedding(n, d) for n in cfg.content_levels])
@@ -325,7 +322,7 @@ class CodecLM(nn.Module):
     # -- embeddings ---------------------------------------------------------------------------------------
     def embed_content(self, content: Tensor) -> Tensor:
         cfg = self.cfg
-        if not self.factorized:
+        if not cfg.factorized_content:
             return self.content_emb(content)
         special = content >= cfg.content_vocab
         token = content.clamp(max=cfg.content_vocab - 1)

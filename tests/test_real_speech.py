@@ -45,3 +45,12 @@ def test_corpus_errors_name_the_file(tmp_path):
     (tmp_path / "2" / "2-1-1.flac").write_bytes(b"")
     with pytest.raises(ValueError, match="2-1-1.flac: reader 2"):
         real_speech.load_corpus(tmp_path)
+
+
+def test_real_training_readers_are_not_the_held_out_ones():
+    train = real_speech.load_corpus(real_speech.corpus_dir("librispeech_train-clean-100"))
+    held_out = real_speech.load_corpus(real_speech.corpus_dir())
+    assert len(train) == 251 and len({u.speaker for u in train}) == 251
+    assert not {u.speaker for u in train} & {u.speaker for u in held_out}
+    refs = real_speech.pseudo_transcripts(real_speech.corpus_dir("librispeech_train-clean-100"), train)
+    assert set(refs) == {u.utt_id for u in train}
