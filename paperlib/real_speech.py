@@ -263,11 +263,17 @@ def _demo_page(demo_dir: Path, utts: list[RealUtterance], audio_root: Path, syst
     picks = [u for g in "fm" for u in [x for x in first.values() if x.gender == g][:2]]
     samples = {u.utt_id: {s: (u.path if s == "original" else audio_root / s / f"{u.utt_id}.wav") for s in systems}
                for u in picks}
-    wers = ", ".join(f"{s} {r['WER']:.0f}" for s, r in report["systems"].items())
+    wers = ", ".join(f"{s} {r['WER']:.0f}" for s, r in ordered_systems(report) if s != "original")
     intro = (f"Held-out LibriSpeech test-other readers (CC BY 4.0, data/real/README.md), never trained on, through the "
              f"committed bundle as `python -m paperlib anonymize` runs it. The mini models were trained on synthetic "
              f"MiniVPC voices only: WER against the originals' whisper transcripts {wers} (figures/real_speech.md).")
     return build_real_speech_page(demo_dir, samples, intro)
+
+
+def ordered_systems(report: dict) -> list[tuple[str, dict]]:
+    """The report's rows in pipeline order: original, copy-synthesis, codec resynthesis, then the systems."""
+    rank = {name: i for i, name in enumerate(REFERENCE_ROWS)}
+    return sorted(report["systems"].items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
 
 
 def markdown(report: dict) -> str:
@@ -275,7 +281,7 @@ def markdown(report: dict) -> str:
              f"{report['minutes']:.1f} min; held out, never trained on). WER against whisper tiny.en pseudo-transcripts "
              "of the originals [95% CI]; EER with resemblyzer, lazy-informed (L) and ignorant (I).", "",
              "| speech | WER | EER-L | EER-I | failures |", "|---|---|---|---|---|"]
-    for name, r in report["systems"].items():
+    for name, r in ordered_systems(report):
         lines.append(f"| {name} | {r['WER']:.1f} [{r['WER_lo']:.1f}, {r['WER_hi']:.1f}] | {r['EER-L']:.1f} | "
                      f"{r['EER-I']:.1f} | {r['failures']} |")
     return "\n".join(lines) + "\n"

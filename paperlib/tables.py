@@ -161,12 +161,14 @@ def update_readme(scale: str = "mini") -> bool:
         parts += [_budget_line(json.loads(budget.read_text())), ""]
     real = figs / "real_speech.json"
     if real.exists():
+        from .real_speech import ordered_systems
+
         r = json.loads(real.read_text())
         cells = "; ".join(f"{name} WER {x['WER']:.1f} [{x['WER_lo']:.1f}, {x['WER_hi']:.1f}], EER-L {x['EER-L']:.1f}, "
-                          f"EER-I {x['EER-I']:.1f}" for name, x in r["systems"].items())
+                          f"EER-I {x['EER-I']:.1f}" for name, x in ordered_systems(r) if name != "original")
         parts += [f"**Real speech, held out** ({r['corpus']}, {r['readers']} readers, {r['utterances']} utterances, the "
                   f"shipped bundle; WER against whisper tiny.en pseudo-transcripts of the originals, EER with resemblyzer; "
-                  f"`figures/real_speech.md`): {cells}.", ""]
+                  f"`figures/real_speech.md`): {cells}; original EER-L {r['systems']['original']['EER-L']:.1f}.", ""]
     lm_report = figs / "lm_report.json"
     if lm_report.exists():
         r = json.loads(lm_report.read_text())
