@@ -12,6 +12,7 @@ Layers, bottom up (a module imports only from layers below it; tests/test_layout
     evaluation  eval (WER, UAR, EER-L/S/ext with CIs), probes (tokenizer and LM reports), analysis
     stages      stages (the cached Workspace; every stage through checkpoint.cached / cached_model), systems (one YAML per table row), emotion_budget (where
                 emotion is lost, step by step, up to the systems' outputs), pipeline, tables, figures,
-                demo, bench, bundle, notebooks, commands (CLIs of lower modules), __main__ (the anonymizer CLI)
+                demo, bench, bundle, real_speech (the bundle on held-out real speech), notebooks, commands (CLIs
+                of lower modules), __main__ (the anonymizer CLI)
 """
 __version__ = "0.1.0"
