@@ -24,8 +24,9 @@ from torch import Tensor
 
 from .config import InferenceConfig
 from .kaldi import Utterance
-from .model import ACOUSTIC_BOS, CONTENT_PAD, CodecLM, combine_streams
+from .model import ACOUSTIC_BOS, CONTENT_PAD, CodecLM, combine_prosody, combine_streams
 from .pairs import prompt_for
+from .prosody import PROSODY_DIM, ProsodyTracker, prosody_stream
 from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, aligned_acoustic_codes, world_features
 from .utils import stable_int
 
@@ -38,6 +39,7 @@ class Prompt:
     content: Tensor       # (Lp,)
     acoustic: Tensor      # (Lp, 8)
     speaker: Tensor       # (D,) mean target embedding
+    prosody: Tensor | None = None   # (Lp, P) the prompt's prosody stream (an LM that reads one needs it)
 
 
 @dataclass
@@ -57,22 +59,24 @@ class AnonymizerParts:
 def make_prompt(tokens: dict[str, dict[str, Tensor]], utts: list[Utterance]) -> Prompt:
     return Prompt(torch.cat([tokens[u.utt_id]["content"].long() for u in utts]),
                   torch.cat([tokens[u.utt_id]["acoustic"].long() for u in utts]),
-                  torch.stack([tokens[u.utt_id]["speaker"] for u in utts]).mean(0))
+                  torch.stack([tokens[u.utt_id]["speaker"] for u in utts]).mean(0),
+                  torch.cat([tokens[u.utt_id]["prosody"] for u in utts]) if "prosody" in tokens[utts[0].utt_id] else None)
 
 
 @torch.no_grad()          # not inference_mode: the training stages take these tensors as inputs
 def encode_utterance(wav: np.ndarray, content_encoder: ContentEncoder | None, speaker_encoder: SpeakerEncoder,
                      codec: WorldCodec | None, content: Tensor | None = None,
                      features: np.ndarray | None = None) -> dict[str, Tensor]:
-    """One 16 kHz utterance -> {content (T,), speaker (D,)[, acoustic (T, 8)]}: what every prompt and every
-    training utterance is made of (``content`` / ``features``: already computed ones). Without ``codec``, no
-    acoustic codes."""
+    """One 16 kHz utterance -> {content (T,), speaker (D,), prosody (T, P)[, acoustic (T, 8)]}: what every prompt
+    and every training utterance is made of (``content`` / ``features``: already computed ones). Without
+    ``codec``, no acoustic codes."""
     x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None]
     item = {"content": content_encoder.encode(x)[0].short() if content is None else content,
             "speaker": speaker_encoder(x)[0]}
     if codec is not None:
         feats = world_features(wav, codec.cfg) if features is None else features
         item["content"], item["acoustic"] = aligned_acoustic_codes(codec, feats, item["content"])
+    item["prosody"] = torch.from_numpy(prosody_stream(wav))[: len(item["content"])]
     return item
 
 
@@ -83,7 +87,7 @@ def prompt_from_recording(parts: AnonymizerParts, wav: np.ndarray) -> Prompt:
         raise ValueError("this bundle does not ship the codec encoder and the speaker encoder that a target "
                          "voice needs; re-export it with `python -m paperlib.bundle export`")
     item = encode_utterance(wav, parts.content_encoder, parts.speaker_encoder, parts.codec)
-    return Prompt(item["content"].long(), item["acoustic"].long(), item["speaker"])
+    return Prompt(item["content"].long(), item["acoustic"].long(), item["speaker"], item["prosody"])
 
 
 def inference_prompt(cfg: InferenceConfig, ptoks: dict[str, dict[str, Tensor]], pools: dict, source: Utterance,
@@ -99,8 +103,10 @@ def anonymized_speaker(parts: AnonymizerParts, prompt: Prompt, alpha: float, see
     return alpha * prompt.speaker + (1 - alpha) * z
 
 
-def _prefix_inputs(lm: CodecLM, content: Tensor, acoustic: Tensor, upto: int, delay: int):
-    """Slot inputs C_0 A_0 ... C_{upto-1} A_{upto-1} (all known): content ids, acoustic codes, is_acoustic."""
+def _prefix_inputs(lm: CodecLM, content: Tensor, acoustic: Tensor, upto: int, delay: int,
+                   prosody: Tensor | None = None):
+    """Slot inputs C_0 A_0 ... C_{upto-1} A_{upto-1} (all known): content ids, acoustic codes, is_acoustic and
+    (for an LM that reads one) the prosody rows at the C slots."""
     cfg = lm.cfg
     t = torch.arange(upto)
     length = len(content)
@@ -112,29 +118,48 @@ def _prefix_inputs(lm: CodecLM, content: Tensor, acoustic: Tensor, upto: int, de
     cont = torch.zeros(n, dtype=torch.long); cont[0::2] = c_in
     acou = torch.zeros(n, cfg.n_codebooks, dtype=torch.long); acou[1::2] = a_in
     is_ac = torch.zeros(n, dtype=torch.bool); is_ac[1::2] = True
-    return cont, acou, is_ac
+    rows = torch.zeros(n, max(1, cfg.prosody_dim))
+    if cfg.prosody_dim:
+        known = min(upto, len(prosody))
+        rows[0:2 * known:2] = prosody[:known]
+    return cont, acou, is_ac, rows
+
+
+def _stream_prosody(lm: CodecLM, prompt: Prompt, source: Tensor | None, use_sep: bool) -> Tensor | None:
+    """The prosody rows of the combined stream, or None for an LM that reads no prosody."""
+    if not lm.cfg.prosody_dim:
+        return None
+    if prompt.prosody is None or source is None:
+        raise ValueError("this LM reads the prosody stream: the prompt and the source need theirs "
+                         "(paperlib.prosody; a bundle exported before the stream lacks the prompts' rows)")
+    return combine_prosody(prompt.prosody, source, use_sep)
 
 
 @torch.inference_mode()   # cheaper per op than no_grad: these steps are overhead-bound on CPU
 def generate(lm: CodecLM, prompts: list[Prompt], sources: list[Tensor], speakers: Tensor, cfg: InferenceConfig,
-             use_sep: bool, seeds: list[int]) -> list[Tensor]:
+             use_sep: bool, seeds: list[int], source_prosody: list[Tensor] | None = None) -> list[Tensor]:
     """Offline batched generation: left-padded prefix, then one frame per step for every sample.
+    ``source_prosody``: each source's prosody rows (needed by an LM that reads the stream).
 
     Sample i's sampling uses its own torch.Generator(seed_i), so results do not depend on batching.
     """
     d = cfg.delay
     bsz = len(sources)
     streams = [combine_streams(lm.cfg, p.content, p.acoustic, s.long(), None, use_sep) for p, s in zip(prompts, sources)]
-    prefixes = [_prefix_inputs(lm, c, a, start + d, d) for c, a, start in streams]
+    rows = [_stream_prosody(lm, p, None if source_prosody is None else r, use_sep)
+            for p, r in zip(prompts, source_prosody or [None] * bsz)]
+    prefixes = [_prefix_inputs(lm, c, a, start + d, d, r) for (c, a, start), r in zip(streams, rows)]
     longest = max(len(p[0]) for p in prefixes)
     cont = torch.zeros(bsz, longest, dtype=torch.long)
     acou = torch.zeros(bsz, longest, lm.cfg.n_codebooks, dtype=torch.long)
     is_ac = torch.zeros(bsz, longest, dtype=torch.bool)
     mask = torch.zeros(bsz, longest, dtype=torch.bool)
-    for i, (c, a, s) in enumerate(prefixes):
+    pros = torch.zeros(bsz, longest, prefixes[0][3].shape[1])
+    for i, (c, a, s, r) in enumerate(prefixes):
         n = len(c)
         cont[i, longest - n:], acou[i, longest - n:], is_ac[i, longest - n:], mask[i, longest - n:] = c, a, s, True
-    x = torch.cat([lm.embed_prefix(speakers), lm.embed_slots(cont, acou, is_ac)], dim=1)
+        pros[i, longest - n:] = r
+    x = torch.cat([lm.embed_prefix(speakers), lm.embed_slots(cont, acou, is_ac, pros)], dim=1)
     key_mask = torch.cat([torch.ones(bsz, 1, dtype=torch.bool), mask], dim=1)
     positions = (key_mask.long().cumsum(1) - 1).clamp(min=0)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
@@ -145,9 +170,13 @@ def generate(lm: CodecLM, prompts: list[Prompt], sources: list[Tensor], speakers
         lm.slow(x, positions, key_mask)
         pos = positions[:, -1] + 1
         for j in range(n_steps):
-            c_ids = torch.tensor([int(streams[i][0][streams[i][2] + d + j]) if streams[i][2] + d + j < len(streams[i][0])
-                                  else pad_c for i in range(bsz)])
-            h = _step(lm, c_ids, None, pos)
+            at = [streams[i][2] + d + j for i in range(bsz)]
+            c_ids = torch.tensor([int(streams[i][0][at[i]]) if at[i] < len(streams[i][0]) else pad_c
+                                  for i in range(bsz)])
+            p_rows = None if rows[0] is None else torch.stack([rows[i][at[i]] if at[i] < len(rows[i])
+                                                               else rows[i].new_zeros(rows[i].shape[1])
+                                                               for i in range(bsz)])
+            h = _step(lm, c_ids, None, pos, p_rows)
             frame = lm.sample_frame(h, cfg.temperature, cfg.top_p, gens)
             outputs[:, j] = frame
             _step(lm, None, frame, pos + 1)
@@ -155,23 +184,27 @@ def generate(lm: CodecLM, prompts: list[Prompt], sources: list[Tensor], speakers
     return [outputs[i, : len(s)] for i, s in enumerate(sources)]
 
 
-def _step(lm: CodecLM, content: Tensor | None, frame: Tensor | None, pos: Tensor) -> Tensor:
+def _step(lm: CodecLM, content: Tensor | None, frame: Tensor | None, pos: Tensor,
+          prosody: Tensor | None = None) -> Tensor:
     bsz = pos.shape[0]
     is_ac = torch.full((bsz, 1), frame is not None)
     c = content[:, None] if content is not None else torch.zeros(bsz, 1, dtype=torch.long)
     a = frame[:, None] if frame is not None else torch.zeros(bsz, 1, lm.cfg.n_codebooks, dtype=torch.long)
-    x = lm.embed_slots(c, a, is_ac)
+    if lm.cfg.prosody_dim and prosody is None:      # an acoustic slot: its content part is not read
+        prosody = torch.zeros(bsz, lm.cfg.prosody_dim)
+    x = lm.embed_slots(c, a, is_ac, None if prosody is None else prosody[:, None])
     return lm.slow(x, pos[:, None], torch.ones(bsz, 1, dtype=torch.bool))[:, 0]
 
 
-def _step_frame_then_content(lm: CodecLM, frame: Tensor, content: Tensor) -> Tensor:
+def _step_frame_then_content(lm: CodecLM, frame: Tensor, content: Tensor, prosody: Tensor | None = None) -> Tensor:
     """Two Slow AR slots in one call at the next two positions of the streaming cache, A_{t-1} then C_t:
     (B, 8), (B,) -> the state at C_t. Streaming uses it so that each frame costs one Slow AR call instead
     of two (the calls are overhead-bound on CPU); the states equal the two single steps' to float rounding."""
     c = torch.stack([torch.zeros_like(content), content], dim=1)
     a = torch.stack([frame, torch.zeros_like(frame)], dim=1)
     is_ac = torch.tensor([[True, False]]).expand(len(content), -1)
-    return lm.slow(lm.embed_slots(c, a, is_ac))[:, 1]
+    rows = None if prosody is None else torch.stack([torch.zeros_like(prosody), prosody], dim=1)
+    return lm.slow(lm.embed_slots(c, a, is_ac, rows))[:, 1]
 
 
 class StreamingAnonymizer:
@@ -205,25 +238,32 @@ class StreamingAnonymizer:
         content, acoustic, start = combine_streams(lm.cfg, self.prompt.content, self.prompt.acoustic, empty, None,
                                                    self.parts.use_sep)
         self.known_content, self.known_acoustic, self.source_start = content, acoustic, start
-        cont, acou, is_ac = _prefix_inputs(lm, content, acoustic, start, d) if start > 0 else (
+        prompt_rows = _stream_prosody(lm, self.prompt, torch.zeros(0, PROSODY_DIM), self.parts.use_sep)
+        cont, acou, is_ac, rows = _prefix_inputs(lm, content, acoustic, start, d, prompt_rows) if start > 0 else (
             torch.zeros(0, dtype=torch.long), torch.zeros(0, lm.cfg.n_codebooks, dtype=torch.long),
-            torch.zeros(0, dtype=torch.bool))
-        x = torch.cat([lm.embed_prefix(self.speaker[None]), lm.embed_slots(cont[None], acou[None], is_ac[None])], 1)
+            torch.zeros(0, dtype=torch.bool), torch.zeros(0, max(1, lm.cfg.prosody_dim)))
+        x = torch.cat([lm.embed_prefix(self.speaker[None]),
+                       lm.embed_slots(cont[None], acou[None], is_ac[None], rows[None])], 1)
         lm.slow(x, torch.arange(x.shape[1])[None], torch.ones(1, x.shape[1], dtype=torch.bool))
         self.t = start
         self.pos = x.shape[1]
         self.pending_frame: Tensor | None = None     # the last frame, not yet fed to the Slow AR
         self.source_tokens: list[int] = []
+        self.prosody = ProsodyTracker()
         self.gen = torch.Generator().manual_seed(self.seed)
 
-    def _advance(self, content_id: int) -> Tensor | None:
-        """Content slot C_t (together with the pending acoustic slot A_{t-1}), then frame t - d."""
+    def _advance(self, content_id: int, prosody: Tensor | None = None) -> Tensor | None:
+        """Content slot C_t (together with the pending acoustic slot A_{t-1}), then frame t - d. ``prosody``: the
+        frame's prosody row (an LM that reads the stream; zeros for the PAD steps of ``flush``)."""
         lm, d = self.parts.lm, self.cfg.delay
         content = torch.tensor([content_id])
+        rows = None
+        if lm.cfg.prosody_dim:
+            rows = (prosody if prosody is not None else torch.zeros(lm.cfg.prosody_dim))[None]
         if self.pending_frame is None:
-            h = _step(lm, content, None, torch.tensor([self.pos]))
+            h = _step(lm, content, None, torch.tensor([self.pos]), rows)
         else:
-            h = _step_frame_then_content(lm, self.pending_frame, content)      # at positions pos - 1, pos
+            h = _step_frame_then_content(lm, self.pending_frame, content, rows)   # at positions pos - 1, pos
         a_idx = self.t - d
         out = None
         if a_idx < 0:
@@ -242,8 +282,10 @@ class StreamingAnonymizer:
         """Feed raw 16 kHz samples; returns the acoustic frames completed by them. The content token of
         source frame i is ``self.source_tokens[i]`` (a content-conditioned codec decodes frame i with it)."""
         tokens = self.parts.content_encoder.encode(chunk.reshape(1, -1))[0]
+        rows = torch.from_numpy(self.prosody.push(chunk.reshape(-1).numpy()))
+        assert len(rows) == len(tokens), "the content encoder and the prosody stream share the 48 ms frames"
         self.source_tokens.extend(int(tok) for tok in tokens)
-        return [f for f in (self._advance(int(tok)) for tok in tokens) if f is not None]
+        return [f for f in (self._advance(int(tok), row) for tok, row in zip(tokens, rows)) if f is not None]
 
     def flush(self) -> list[Tensor]:
         """End of input: d more steps with PAD content emit the last d frames."""
@@ -275,9 +317,11 @@ def self_prompted_codes(lm: CodecLM, tokens: dict[str, dict[str, Tensor]], speak
         for u in chunk:
             same = [v for v in by_speaker[speaker_of[u]] if v != u] or [u]
             p = tokens[same[stable_int(seed, "prompt", u) % len(same)]]
-            prompts.append(Prompt(p["content"].long(), p["acoustic"].long(), speaker_means[speaker_of[u]]))
+            prompts.append(Prompt(p["content"].long(), p["acoustic"].long(), speaker_means[speaker_of[u]],
+                                  p.get("prosody")))
         codes = generate(lm, prompts, [tokens[u]["content"] for u in chunk], torch.stack([p.speaker for p in prompts]),
-                         cfg, False, [stable_int(seed, u) for u in chunk])
+                         cfg, False, [stable_int(seed, u) for u in chunk],
+                         [tokens[u]["prosody"] for u in chunk] if lm.cfg.prosody_dim else None)
         out.update(zip(chunk, codes))
     return out
 
@@ -308,11 +352,14 @@ def prompt_tokens(ws) -> dict[str, dict[str, Tensor]]:
 
 
 def anonymize_codes(parts: AnonymizerParts, cfg: InferenceConfig, utts: list[Utterance], contents: list[Tensor],
-                    pools: dict, ptoks: dict[str, dict[str, Tensor]], seed: int) -> list[Tensor]:
+                    pools: dict, ptoks: dict[str, dict[str, Tensor]], seed: int,
+                    prosody: list[Tensor] | None = None) -> list[Tensor]:
     """Acoustic codes of a batch of source utterances, prompted and seeded as every anonymized system is:
-    prompt by ``cfg.prompt_strategy``, pseudo-speaker seeded per source speaker, sampling per utterance."""
+    prompt by ``cfg.prompt_strategy``, pseudo-speaker seeded per source speaker, sampling per utterance.
+    ``prosody``: the sources' prosody rows (an LM that reads the stream needs them)."""
     prompts, speakers = prompts_and_speakers(parts, cfg, utts, pools, ptoks, seed)
-    return generate(parts.lm, prompts, contents, speakers, cfg, parts.use_sep, [stable_int(seed, u.utt_id) for u in utts])
+    return generate(parts.lm, prompts, contents, speakers, cfg, parts.use_sep, [stable_int(seed, u.utt_id) for u in utts],
+                    prosody)
 
 
 def prompts_and_speakers(parts: AnonymizerParts, cfg: InferenceConfig, utts: list[Utterance], pools: dict,
@@ -341,7 +388,8 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
     todo = [u for u in utts if not is_valid_wav(wav_dir / f"{u.utt_id}.wav")]
     for b in tqdm(range(0, len(todo), batch_size), desc=desc or f"anonymize {name}", unit="batch"):
         chunk = todo[b:b + batch_size]
-        codes = anonymize_codes(parts, cfg, chunk, [src_tokens[u.utt_id]["content"] for u in chunk], pools, ptoks, seed)
+        codes = anonymize_codes(parts, cfg, chunk, [src_tokens[u.utt_id]["content"] for u in chunk], pools, ptoks, seed,
+                                [src_tokens[u.utt_id]["prosody"] for u in chunk] if parts.lm.cfg.prosody_dim else None)
         for u, c in zip(chunk, codes):
             wav = parts.codec.decode_to_wav(c, src_tokens[u.utt_id]["content"][: len(c)])
             peak = np.abs(wav).max() + 1e-9
@@ -374,7 +422,8 @@ def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict
     else:
         with torch.inference_mode():
             tokens = parts.content_encoder.encode(torch.from_numpy(wav)[None])[0]
-        codes = generate(parts.lm, [prompt], [tokens], speaker[None], cfg, parts.use_sep, [seed])[0]
+        rows = torch.from_numpy(prosody_stream(wav))[: len(tokens)]
+        codes = generate(parts.lm, [prompt], [tokens], speaker[None], cfg, parts.use_sep, [seed], [rows])[0]
         out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
     return out / max(1.0, float(np.abs(out).max()) / 0.95)
 

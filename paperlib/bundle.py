@@ -134,6 +134,7 @@ def export_bundle(ws, out: Path | None = None, seed: int = 0) -> Path:
                "acoustic": torch.cat([tokens[u]["acoustic"] for u in utts]).short().contiguous(),
                "lengths": torch.tensor([len(tokens[u]["content"]) for u in utts]),
                "speaker": torch.stack([tokens[u]["speaker"] for u in utts]).float().contiguous(),
+               "prosody": torch.cat([tokens[u]["prosody"] for u in utts]).float().contiguous(),
                "pseudo_mean": pseudo_mean.float().contiguous(), "pseudo_std": pseudo_std.float().contiguous()},
               tmp / "prompts.safetensors")
     config["prompt_utts"] = [{"utt_id": u, "speaker": pool.utts[u].speaker, "emotion": pool.utts[u].emotion,
@@ -219,7 +220,8 @@ class Bundle:
         p = load_file(self.path / "prompts.safetensors")
         ends = p["lengths"].cumsum(0).tolist()
         starts = [0] + ends[:-1]
-        return {u["utt_id"]: {"content": p["content"][s:e], "acoustic": p["acoustic"][s:e], "speaker": p["speaker"][i]}
+        return {u["utt_id"]: {"content": p["content"][s:e], "acoustic": p["acoustic"][s:e], "speaker": p["speaker"][i],
+                              **({"prosody": p["prosody"][s:e]} if "prosody" in p else {})}
                 for i, (u, s, e) in enumerate(zip(self.config["prompt_utts"], starts, ends))}
 
     def pools(self) -> dict:

@@ -199,6 +199,8 @@ class LMConfig:
     # prosody (ContentConfig.prosody_digits) then reads the same whatever the phone (docs/FINDINGS.md)
     factorized_content: bool = field(default=False, metadata=HASH_ONLY_IF_CHANGED)
     content_levels: tuple[int, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
+    # width of the source's explicit prosody stream added to each content slot (paperlib.prosody; 0 = none)
+    prosody_dim: int = field(default=0, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass

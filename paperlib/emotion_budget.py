@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from .analysis import prosody
 from .config import EMOTIONS
+from .prosody import PROSODY_VERSION
 from .utils import atomic_write_json, config_hash, stable_int
 
 NAME = "IEMOCAP_test"
@@ -100,6 +101,7 @@ def _lm_row(ws, seed: int = 0) -> dict[str, np.ndarray]:
     aligned, d = ws.frame_aligned(NAME), ws.data(NAME)
     means = ws.speaker_means(NAME)
     coded = {u: aligned_acoustic_codes(codec, *aligned[u]) for u in sorted(aligned)}
+    rows = ws.prosody(NAME) if lm.cfg.prosody_dim else None
     neutral: dict[str, list[str]] = {}
     for u in sorted(coded):
         if d.utts[u].emotion == "neu":
@@ -113,10 +115,13 @@ def _lm_row(ws, seed: int = 0) -> dict[str, np.ndarray]:
         for u in chunk:
             pool = [v for v in neutral.get(d.utts[u].speaker, []) if v != u] or [u]
             c, a = coded[pool[stable_int(seed, "budget-prompt", u) % len(pool)]]
-            prompts.append(Prompt(c.long(), a.long(), means[d.utts[u].speaker]))
+            prompt_utt = pool[stable_int(seed, "budget-prompt", u) % len(pool)]
+            prompts.append(Prompt(c.long(), a.long(), means[d.utts[u].speaker],
+                                  None if rows is None else rows[prompt_utt][: len(c)]))
         with torch.no_grad():
             codes = generate(lm, prompts, [coded[u][0].long() for u in chunk], torch.stack([p.speaker for p in prompts]),
-                             inf, False, [stable_int(seed, u) for u in chunk])
+                             inf, False, [stable_int(seed, u) for u in chunk],
+                             None if rows is None else [rows[u][: len(coded[u][0])] for u in chunk])
         for u, c in zip(chunk, codes):
             out[u] = decoder.decode_to_wav(c.long(), coded[u][0].long())
     return out
@@ -175,7 +180,7 @@ def emotion_budget(ws, seeds: tuple[int, ...] | None = None, systems: bool = Tru
             for seed in seeds:
                 spec = load_system(ws, key, seed)
                 row(f"{label}/seed{seed}", system_hash(ws, spec), lambda key=key, seed=seed: _system_row(ws, key, seed))
-    probes_path = root / f"content_probes-{ws.tokens_key()}.json"
+    probes_path = root / f"content_probes-{config_hash(ws.tokens_key(), PROSODY_VERSION)}.json"
     if not probes_path.exists():
         atomic_write_json(probes_path, {**content_probes(ws), "phone_accuracy": phone_accuracy(ws)})
     return {"set": NAME, "rows": rows, "content_probes": json.loads(probes_path.read_text())}

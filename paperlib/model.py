@@ -285,6 +285,7 @@ class LMBatch:
     content_target: Tensor   # (B, S) next content token at A slots, -100 = no loss
     frame_index: Tensor      # (B, S) which stream frame a slot holds (-1 prefix / padding)
     source_start: Tensor     # (B,) first source frame index in the combined stream
+    prosody: Tensor | None = None   # (B, S, P) the prosody stream at C slots (0 elsewhere), when the LM reads one
 
 
 class CodecLM(nn.Module):
@@ -302,6 +303,8 @@ class CodecLM(nn.Module):
         self.acoustic_emb = nn.ModuleList([nn.Embedding(cfg.codebook_size + 3, d) for _ in range(cfg.n_codebooks)])
         self.slot_emb = nn.Embedding(2, d)
         self.speaker_proj = nn.Linear(cfg.speaker_dim, d)
+        if cfg.prosody_dim:
+            self.prosody_proj = nn.Linear(cfg.prosody_dim, d)
         self.slow = Transformer(d, cfg.n_layers, cfg.n_heads, dropout=cfg.dropout)
         self.semantic_head = nn.Linear(d, cfg.content_vocab, bias=False)
         fd = cfg.fast_d_model
@@ -330,8 +333,13 @@ class CodecLM(nn.Module):
                                                                 cfg.content_levels))
         return torch.where(special[..., None], self.content_emb((content - cfg.content_vocab).clamp(min=0)), digits)
 
-    def embed_slots(self, content: Tensor, acoustic: Tensor, is_acoustic: Tensor) -> Tensor:
+    def embed_slots(self, content: Tensor, acoustic: Tensor, is_acoustic: Tensor,
+                    prosody: Tensor | None = None) -> Tensor:
         content_part = self.embed_content(content)
+        if self.cfg.prosody_dim:
+            if prosody is None:
+                raise ValueError("this LM reads a prosody stream beside the content tokens; none was given")
+            content_part = content_part + self.prosody_proj(prosody)
         acoustic_part = sum(emb(acoustic[..., k]) for k, emb in enumerate(self.acoustic_emb))
         x = torch.where(is_acoustic[..., None], acoustic_part, content_part)
         return x + self.slot_emb(is_acoustic.long())
@@ -342,7 +350,7 @@ class CodecLM(nn.Module):
     # -- training forward ----------------------------------------------------------------------------------
     def forward_hidden(self, batch: LMBatch) -> Tensor:
         """Slow AR states of every slot (the speaker prefix dropped): (B, S, d)."""
-        x = self.embed_slots(batch.content, batch.acoustic, batch.is_acoustic_slot)
+        x = self.embed_slots(batch.content, batch.acoustic, batch.is_acoustic_slot, batch.prosody)
         x = torch.cat([self.embed_prefix(batch.speaker), x], dim=1)
         bsz = x.shape[0]
         ones = torch.ones(bsz, 1, dtype=torch.bool, device=x.device)
@@ -444,8 +452,16 @@ def combine_streams(cfg: LMConfig, prompt_content: Tensor, prompt_acoustic: Tens
     return torch.cat(parts_c).long(), torch.cat(parts_a).long(), source_start
 
 
-def interleave(cfg: LMConfig, content: Tensor, acoustic: Tensor, delay: int, loss_from: int) -> dict[str, Tensor]:
-    """One sequence C_0 A_0 ... C_{L+d-1} A_{L+d-1} with targets; loss on frames >= loss_from."""
+def combine_prosody(prompt_prosody: Tensor, source_prosody: Tensor, use_sep: bool) -> Tensor:
+    """The prosody rows of ``combine_streams``' frames (zeros at [SEP])."""
+    parts = [prompt_prosody, prompt_prosody.new_zeros(int(use_sep), prompt_prosody.shape[1]), source_prosody]
+    return torch.cat(parts).float()
+
+
+def interleave(cfg: LMConfig, content: Tensor, acoustic: Tensor, delay: int, loss_from: int,
+               prosody: Tensor | None = None) -> dict[str, Tensor]:
+    """One sequence C_0 A_0 ... C_{L+d-1} A_{L+d-1} with targets; loss on frames >= loss_from. ``prosody``
+    (L, P): the rows of the frames, put at their C slots (zeros at PAD content) when the LM reads them."""
     length = len(content)
     steps = length + delay
     t = torch.arange(steps)
@@ -476,6 +492,11 @@ def interleave(cfg: LMConfig, content: Tensor, acoustic: Tensor, delay: int, los
     # frame each slot "is about": content slot t -> frame t; acoustic slot t -> frame t - d
     out["frame_index"][0::2] = t
     out["frame_index"][1::2] = a_idx
+    if cfg.prosody_dim:
+        rows = torch.zeros(steps, cfg.prosody_dim)
+        rows[:length] = prosody[:length]
+        out["prosody"] = torch.zeros(seq, cfg.prosody_dim)
+        out["prosody"][0::2] = rows
     return out
 
 
@@ -498,4 +519,5 @@ def collate(items: list[dict[str, Tensor]], speakers: Tensor, source_starts: lis
         content=pad("content", 0), acoustic=pad("acoustic", 0), is_acoustic_slot=pad("is_acoustic_slot", 0).bool(),
         key_mask=key_mask, positions=torch.arange(longest)[None].expand(bsz, -1).clone(), speaker=speakers,
         acoustic_target=pad("acoustic_target", -100), content_target=pad("content_target", -100),
-        frame_index=pad("frame_index", -1), source_start=torch.tensor(source_starts))
+        frame_index=pad("frame_index", -1), source_start=torch.tensor(source_starts),
+        prosody=pad("prosody", 0) if "prosody" in items[0] else None)

@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .eval import EVAL_DIRS, LIBRI_DIRS, Evaluator, corpus_wer
+from .prosody import PROSODY_VERSION, VOICED_PERIODICITY
 from .tokenizers import MelFrontEnd, feature_dim, synthesize_features
 from .train_tokenizers import tile_frames
 from .utils import config_hash, stable_int
@@ -104,34 +105,47 @@ def _probe(x_tr, y_tr, x_te, y_te) -> float:
     return float(100 * np.mean(model.predict(x_te) == np.asarray(y_te)))
 
 
+def prosody_stream_statistics(rows: np.ndarray) -> np.ndarray:
+    """Utterance-level statistics of a prosody stream (paperlib.prosody): each row dimension's mean and std,
+    and the voiced frames' relative F0 mean, std, 10th and 90th percentiles: what a probe of the stream reads."""
+    voiced = rows[rows[:, 1] >= VOICED_PERIODICITY, 2]
+    f0 = np.percentile(voiced, [10, 90]) if len(voiced) else np.zeros(2)
+    return np.concatenate([rows.mean(0), rows.std(0), [voiced.mean() if len(voiced) else 0.0,
+                                                       voiced.std() if len(voiced) else 0.0], f0]).astype(np.float32)
+
+
 def content_probes(ws) -> dict:
+    """Speaker-ID (split by utterance within speakers) and emotion (train_ser -> IEMOCAP_test) probes of
+    utterance-level representations: the content tokens' histogram, log-mel statistics (the reference), and
+    the explicit prosody stream's statistics (what the stream costs in privacy and carries of emotion)."""
     enc = ws.content_encoder()
     vocab = enc.vocab_size
     front = MelFrontEnd(ws.cfg.content.n_mels)
 
     def reps(name):
-        toks, wavs = ws.tokens(name), ws.wavs(name)
-        hist, mel = {}, {}
+        toks, wavs, rows = ws.tokens(name), ws.wavs(name), ws.prosody(name)
+        hist, mel, pros = {}, {}, {}
         for utt, item in toks.items():
             h = np.bincount(item["content"].long().numpy(), minlength=vocab).astype(np.float32)
             hist[utt] = h / max(1.0, h.sum())
             with torch.no_grad():
                 m = front(torch.from_numpy(wavs[utt])[None])[0].numpy()
             mel[utt] = np.concatenate([m.mean(0), m.std(0)])
-        return hist, mel
+            pros[utt] = prosody_stream_statistics(rows[utt].numpy())
+        return hist, mel, pros
 
     ser, iem = ws.data("train_ser"), ws.data("IEMOCAP_test")
-    ser_hist, ser_mel = reps("train_ser")
-    iem_hist, iem_mel = reps("IEMOCAP_test")
+    ser_reps = dict(zip(("tokens", "log_mel", "prosody_stream"), reps("train_ser")))
+    iem_reps = dict(zip(("tokens", "log_mel", "prosody_stream"), reps("IEMOCAP_test")))
     tr, te = [], []
     for spk, utts in ser.by_speaker().items():
         ids = [u.utt_id for u in utts]
         tr += ids[0::2]; te += ids[1::2]
     out = {"chance_speaker": 100.0 / len(ser.speakers), "chance_emotion": 25.0}
-    for label, feats in (("tokens", ser_hist), ("log_mel", ser_mel)):
+    for label, feats in ser_reps.items():
         out[f"speaker_acc_{label}"] = _probe(np.stack([feats[u] for u in tr]), [ser.utts[u].speaker for u in tr],
                                              np.stack([feats[u] for u in te]), [ser.utts[u].speaker for u in te])
-    for label, (f_tr, f_te) in (("tokens", (ser_hist, iem_hist)), ("log_mel", (ser_mel, iem_mel))):
+    for label, (f_tr, f_te) in ((k, (ser_reps[k], iem_reps[k])) for k in ser_reps):
         utr, ute = sorted(f_tr), sorted(f_te)
         out[f"emotion_acc_{label}"] = _probe(np.stack([f_tr[u] for u in utr]), [ser.utts[u].emotion for u in utr],
                                              np.stack([f_te[u] for u in ute]), [iem.utts[u].emotion for u in ute])
@@ -182,7 +196,8 @@ def lm_teacher_forced_report(ws, lm_path, n_utts: int = 40, delay: int = 2) -> d
     for name in ("train_pretrain", "vctk_pool"):
         toks = ws.tokens(name)
         utts = sorted(toks)[:n_utts]
-        items = [interleave(lm.cfg, toks[u]["content"].long(), toks[u]["acoustic"].long(), delay, 0) for u in utts]
+        items = [interleave(lm.cfg, toks[u]["content"].long(), toks[u]["acoustic"].long(), delay, 0, toks[u].get("prosody"))
+                 for u in utts]
         batch = collate(items, torch.stack([toks[u]["speaker"] for u in utts]), [0] * len(items))
         hidden = lm.forward_hidden(batch)
         has_target = batch.acoustic_target[..., 0] >= 0
@@ -220,7 +235,9 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     out["codec_resynthesis_WER"] = _decoded_wer(ev, tokenizer_codec, codec_codes, contents, refs)
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
         cfg = replace(base, temperature=temperature)
-        codes = anonymize_codes(parts, cfg, utts, contents, pools, ptoks, seed)
+        prosody = ([ws.prosody(name)[u.utt_id][: len(c)] for (name, u), c in zip(trials, contents)]
+                   if parts.lm.cfg.prosody_dim else None)
+        codes = anonymize_codes(parts, cfg, utts, contents, pools, ptoks, seed, prosody)
         out[f"{label}_WER"] = _decoded_wer(ev, parts.codec, codes, contents, refs)
         out[f"{label}_temperature"] = temperature
         if out["decoder_adapted"]:     # the same codes through the tokenizer's own decoder: what adaptation gave
@@ -432,8 +449,9 @@ def target_voice_report(ws, lm_path) -> dict:
         sources = [u for other, utts in sorted(by_speaker.items()) if other != spk for u in utts]
         contents = [ptoks[u.utt_id]["content"].long() for u in sources]
         refs = [u.text for u in sources]
+        prosody = [ptoks[u.utt_id]["prosody"] for u in sources] if parts.lm.cfg.prosody_dim else None
         per_seed[spk] = [round(_decoded_wer(ev, parts.codec, anonymize_codes(parts, cfg, sources, contents, pools,
-                                                                             ptoks, seed), contents, refs), 2)
+                                                                             ptoks, seed, prosody), contents, refs), 2)
                          for seed in seeds]
         wer[spk] = round(float(np.mean(per_seed[spk])), 2)
     return {"pool": str(pools["vctk"].path), "seeds": list(seeds), "fixed_prompt": ws.cfg.inference.fixed_prompt,

@@ -304,7 +304,22 @@ class Workspace:
             codec = self.codec() if feats is not None else None
             return {utt: encode_utterance(wav, None, spk, codec, content[utt], feats[utt] if codec else None)
                     for utt, wav in tqdm(wavs.items(), desc=f"tokenize {name}")}
-        return cached(path, build)
+        toks = cached(path, build)
+        if self.cfg.lm.prosody_dim:          # the LM reads the source's prosody beside each content token
+            rows = self.prosody(name)
+            toks = {u: {**item, "prosody": rows[u][: len(item["content"])]} for u, item in toks.items()}
+        return toks
+
+    def prosody(self, name: str) -> dict[str, torch.Tensor]:
+        """utt -> (T, PROSODY_DIM) rows of the explicit prosody stream (paperlib.prosody; cached)."""
+        from .prosody import PROSODY_VERSION, prosody_stream
+
+        path = self.cache / "prosody" / f"{name}-{config_hash(self.data_hash(), PROSODY_VERSION)}.pt"
+
+        def build():
+            return {u: torch.from_numpy(prosody_stream(w)).half()
+                    for u, w in tqdm(self.wavs(name).items(), desc=f"prosody {name}")}
+        return {u: t.float() for u, t in cached(path, build).items()}
 
     def speaker_means(self, name: str) -> dict[str, torch.Tensor]:
         toks, d = self.tokens(name), self.data(name)

@@ -104,7 +104,9 @@ def _budget_line(budget: dict) -> str:
     return (f"**Emotion budget** ({budget['set']}, SER UAR after each step, `figures/emotion_budget.md`): {cells}. "
             f"Content-token probes: emotion {p['emotion_acc_tokens']:.1f}% (log-mel {p['emotion_acc_log_mel']:.1f}%, "
             f"chance 25%), speaker ID {p['speaker_acc_tokens']:.1f}% (chance {p['chance_speaker']:.1f}%), quarter-phone "
-            f"accuracy {p['phone_accuracy']['held_out']:.1f}% held-out.")
+            f"accuracy {p['phone_accuracy']['held_out']:.1f}% held-out"
+            + (f"; the explicit prosody stream: emotion {p['emotion_acc_prosody_stream']:.1f}%, speaker ID "
+               f"{p['speaker_acc_prosody_stream']:.1f}%" if "emotion_acc_prosody_stream" in p else "") + ".")
 
 
 def update_readme(scale: str = "mini") -> bool:

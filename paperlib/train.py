@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import FinetuneConfig, LMConfig, apply_overrides
-from .model import CodecLM, LMBatch, Transformer, collate, combine_streams, interleave
+from .model import CodecLM, LMBatch, Transformer, collate, combine_prosody, combine_streams, interleave
 from .pairs import finetune_pairs
 from .utils import config_hash, torch_threads
 
@@ -120,9 +120,11 @@ class PretrainData:
                 p = self.tokens[same[rng.integers(len(same))]]
                 content, acoustic, start = combine_streams(self.lm_cfg, p["content"], p["acoustic"], src["content"],
                                                            src["acoustic"], use_sep=False)
+                prosody = combine_prosody(p["prosody"], src["prosody"], False) if self.lm_cfg.prosody_dim else None
             else:
                 content, acoustic, start = src["content"].long(), src["acoustic"].long(), 0
-            items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=0))
+                prosody = src.get("prosody")
+            items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=0, prosody=prosody))
             spks.append(self.spk_mean[self.speaker_of[utt]])
             starts.append(start)
         return collate(items, torch.stack(spks), starts), None
@@ -145,7 +147,8 @@ class FinetuneData:
             p, s = self.tokens[pair.prompt[0]], self.tokens[pair.source]
             content, acoustic, start = combine_streams(self.lm_cfg, p["content"], p["acoustic"], s["content"],
                                                        s["acoustic"], use_sep=self.use_sep)
-            items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=start))
+            prosody = combine_prosody(p["prosody"], s["prosody"], self.use_sep) if self.lm_cfg.prosody_dim else None
+            items.append(interleave(self.lm_cfg, content, acoustic, delay, loss_from=start, prosody=prosody))
             spks.append(self.spk_mean[pair.speaker])
             starts.append(start)
             if self.teacher is not None:

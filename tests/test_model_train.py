@@ -347,3 +347,30 @@ def test_factorized_content_embedding_reads_digits():
     assert torch.allclose(a - b, d(torch.tensor([1])) - d(torch.tensor([4])), atol=1e-6)
     pad, sep = lm.embed_content(torch.tensor([40, 41]))
     assert torch.allclose(pad, lm.content_emb.weight[0]) and torch.allclose(sep, lm.content_emb.weight[1])
+
+
+
+def test_lm_trains_on_the_prosody_stream(smoke_ws, monkeypatch):
+    """An LM with ``prosody_dim`` gets each utterance's prosody rows at its content slots in pretraining (cached
+    per utterance, one row per content token), and its loss reaches the projection that reads them."""
+    import numpy as np
+
+    from paperlib.prosody import PROSODY_DIM
+    from paperlib.train import PretrainData, lm_config
+
+    ws = smoke_ws
+    monkeypatch.setattr(ws, "cfg", apply_overrides(ws.cfg, {"lm": {"prosody_dim": PROSODY_DIM}}))
+    toks = ws.tokens("train_pretrain")
+    for item in toks.values():
+        assert item["prosody"].shape == (len(item["content"]), PROSODY_DIM)
+    assert any(float(item["prosody"][:, 1].max()) > 0.6 for item in toks.values())     # voiced frames exist
+    d = ws.data("train_pretrain")
+    data = PretrainData(lm_config(ws), toks, {u: d.utts[u].speaker for u in toks}, ws.speaker_means("train_pretrain"),
+                        pair_fraction=0.5)
+    batch, _ = data.batch(np.random.default_rng(0), 4)
+    content_slots = ~batch.is_acoustic_slot & batch.key_mask
+    assert batch.prosody.shape[-1] == PROSODY_DIM and batch.prosody[content_slots].abs().sum() > 0
+    assert batch.prosody[batch.is_acoustic_slot].abs().sum() == 0
+    lm = CodecLM(lm_config(ws))
+    lm(batch)["loss"].backward()
+    assert lm.prosody_proj.weight.grad.abs().sum() > 0
