@@ -45,6 +45,8 @@ def _pitch(window: np.ndarray) -> tuple[float, float]:
     if len(peaks) == 0:
         return 0.0, 0.0
     best = float(inner[peaks].max())
+    if best <= 0.0:
+        return 0.0, 0.0
     first = peaks[inner[peaks] >= OCTAVE_TOLERANCE * best][0]
     return SAMPLE_RATE / float(lags[first + 1]), max(0.0, best)
 
