@@ -26,7 +26,7 @@ from .config import InferenceConfig
 from .kaldi import Utterance
 from .model import ACOUSTIC_BOS, CONTENT_PAD, CodecLM, combine_prosody, combine_streams
 from .pairs import prompt_for
-from .prosody import PROSODY_DIM, ProsodyTracker, prosody_stream
+from .prosody import PROSODY_DIM, LevelTransfer, ProsodyTracker, prosody_stream, transfer_level
 from .tokenizers import FRAME_SAMPLES, ContentEncoder, WorldCodec, aligned_acoustic_codes, world_features
 from .utils import stable_int
 
@@ -249,6 +249,7 @@ class StreamingAnonymizer:
         self.pos = x.shape[1]
         self.pending_frame: Tensor | None = None     # the last frame, not yet fed to the Slow AR
         self.source_tokens: list[int] = []
+        self.source_prosody: list[Tensor] = []      # the source frames' prosody rows (LevelTransfer reads them)
         self.prosody = ProsodyTracker()
         self.gen = torch.Generator().manual_seed(self.seed)
 
@@ -285,6 +286,7 @@ class StreamingAnonymizer:
         rows = torch.from_numpy(self.prosody.push(chunk.reshape(-1).numpy()))
         assert len(rows) == len(tokens), "the content encoder and the prosody stream share the 48 ms frames"
         self.source_tokens.extend(int(tok) for tok in tokens)
+        self.source_prosody.extend(rows)
         return [f for f in (self._advance(int(tok), row) for tok, row in zip(tokens, rows)) if f is not None]
 
     def flush(self) -> list[Tensor]:
@@ -382,6 +384,7 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
 
     data = ws.data(name)
     src_tokens = ws.tokens(name)
+    src_prosody = ws.prosody(name) if cfg.level_transfer else None
     pools, ptoks = prompt_pools(ws), prompt_tokens(ws)
     wav_dir = out_dir / "wav"
     utts = sorted(data.utts.values(), key=lambda u: u.utt_id)
@@ -392,6 +395,8 @@ def anonymize_dir(ws, parts: AnonymizerParts, cfg: InferenceConfig, name: str, o
                                 [src_tokens[u.utt_id]["prosody"] for u in chunk] if parts.lm.cfg.prosody_dim else None)
         for u, c in zip(chunk, codes):
             wav = parts.codec.decode_to_wav(c, src_tokens[u.utt_id]["content"][: len(c)])
+            if src_prosody is not None:
+                wav = transfer_level(wav, src_prosody[u.utt_id].numpy())
             peak = np.abs(wav).max() + 1e-9
             save_wav(wav_dir / f"{u.utt_id}.wav", wav * min(1.0, 0.95 / peak))
     out_utts = [Utterance(u.utt_id, u.speaker, wav_dir / f"{u.utt_id}.wav", u.text, u.emotion, u.gender, u.duration)
@@ -412,12 +417,15 @@ def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict
     speaker = anonymized_speaker(parts, prompt, cfg.anon_alpha, seed)
     if stream:
         sa = StreamingAnonymizer(parts, prompt, speaker, cfg, seed)
-        pieces = []
+        pieces, level = [], LevelTransfer()
         with sa.streaming(), parts.codec.streaming(1):
             x = torch.from_numpy(wav)
             for chunk in [x[i:i + FRAME_SAMPLES] for i in range(0, len(x), FRAME_SAMPLES)] + [None]:
                 for frame in sa.push(chunk) if chunk is not None else sa.flush():
-                    pieces.append(parts.codec.decode_frame_to_wav(frame, sa.source_tokens[len(pieces)]))
+                    piece = parts.codec.decode_frame_to_wav(frame, sa.source_tokens[len(pieces)])
+                    if cfg.level_transfer:
+                        piece = level.frame(piece, float(sa.source_prosody[len(pieces)][0]))
+                    pieces.append(piece)
         out = np.concatenate(pieces)
     else:
         with torch.inference_mode():
@@ -425,6 +433,8 @@ def anonymize_waveform(parts: AnonymizerParts, cfg: InferenceConfig, ptoks: dict
         rows = torch.from_numpy(prosody_stream(wav))[: len(tokens)]
         codes = generate(parts.lm, [prompt], [tokens], speaker[None], cfg, parts.use_sep, [seed], [rows])[0]
         out = parts.codec.decode_to_wav(codes, tokens[: len(codes)])
+        if cfg.level_transfer:
+            out = transfer_level(out, rows.numpy())
     return out / max(1.0, float(np.abs(out).max()) / 0.95)
 
 

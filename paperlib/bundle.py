@@ -46,7 +46,7 @@ OPTIONAL = {"codec": ENCODER_PREFIXES}
 
 # what a bundle exported before a config field existed was built with: its stored config lacks the key
 PRE_FIELD_DEFAULTS = {"content": {"keep_level": False, "teacher": []}, "codec": {"stage0_prosody_weight": 0.0},
-                      "speaker": {}}
+                      "speaker": {}, "lm": {"prosody_dim": 0}, "inference": {"level_transfer": False}}
 
 
 # fields a bundle exported by an earlier version may carry, which this code no longer has (all at the value
@@ -213,7 +213,7 @@ class Bundle:
         lm = self._load(CodecLM(apply_overrides(LMConfig(), _stored_config(self.config, "lm"))), f"lm-{system}.safetensors", "lm")
         return (AnonymizerParts(lm, codec, content, meta["use_sep"], prompts["pseudo_mean"], prompts["pseudo_std"],
                                 speaker_encoder=speaker, codec_has_encoder=self.ships_codec_encoder),
-                apply_overrides(InferenceConfig(), meta["inference"]))
+                apply_overrides(InferenceConfig(), {**PRE_FIELD_DEFAULTS["inference"], **meta["inference"]}))
 
     def prompt_tokens(self) -> dict[str, dict[str, torch.Tensor]]:
         """utt -> {content, acoustic, speaker} of the prompt pool, as ``anonymize.prompt_tokens`` gives them."""

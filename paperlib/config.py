@@ -199,8 +199,9 @@ class LMConfig:
     # prosody (ContentConfig.prosody_digits) then reads the same whatever the phone (docs/FINDINGS.md)
     factorized_content: bool = field(default=False, metadata=HASH_ONLY_IF_CHANGED)
     content_levels: tuple[int, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
-    # width of the source's explicit prosody stream added to each content slot (paperlib.prosody; 0 = none)
-    prosody_dim: int = field(default=0, metadata=HASH_ONLY_IF_CHANGED)
+    # width of the source's explicit prosody stream added to each content slot (paperlib.prosody; 0 = none).
+    # On since 2026-12-08 (docs/FINDINGS.md); an LM cached before then has no prosody_proj (load_lm says so)
+    prosody_dim: int = field(default=3, metadata=HASH_ONLY_IF_CHANGED)
 
 
 @dataclass
@@ -211,6 +212,10 @@ class TrainConfig:
     lr: float = 1e-3
     warmup: int = 100
     pair_fraction: float = 0.5      # fraction of samples that are [prompt utt + utt] of one speaker
+    # gains (dB) at which every pretraining utterance is also tokenized (waveform scaled, then content tokens,
+    # codes and prosody stream recomputed): a pair then joins two levels, and only the source's prosody stream
+    # says which level its codes have (an LM reading the stream; docs/FINDINGS.md)
+    level_augment_db: tuple[float, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
     seed: int = 0
     # CPU threads of the training, part of the recipe (utils.torch_threads). The committed mini LM was pretrained
     # on 1 thread by an earlier revision of this code; no count reproduces it to the bit (README, notes)
@@ -264,6 +269,9 @@ class InferenceConfig:
     # keyed or anonymized. Voices differ by 14 WER points with the same models (docs/FINDINGS.md)
     fixed_speakers: tuple[str, ...] = field(default=(), metadata=HASH_ONLY_IF_CHANGED)
     target_voice_seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=HASH_ONLY_IF_CHANGED)
+    # the source's running speech level put on the output, frame by frame (paperlib.prosody.LevelTransfer):
+    # the LM does not reproduce an emotion's level (docs/FINDINGS.md). Always part of the systems' keys
+    level_transfer: bool = True
 
 
 @dataclass

@@ -493,6 +493,8 @@ def interleave(cfg: LMConfig, content: Tensor, acoustic: Tensor, delay: int, los
     out["frame_index"][0::2] = t
     out["frame_index"][1::2] = a_idx
     if cfg.prosody_dim:
+        if prosody is None:
+            raise ValueError("this LM reads a prosody stream beside the content tokens: interleave(prosody=...)")
         rows = torch.zeros(steps, cfg.prosody_dim)
         rows[:length] = prosody[:length]
         out["prosody"] = torch.zeros(seq, cfg.prosody_dim)

@@ -19,7 +19,7 @@ from .checkpoint import cached, cached_model
 from .config import InferenceConfig, ScaleConfig, preset
 from .kaldi import DataDir, read_data_dir
 from .speaker import SpeakerEncoder, load_speaker_encoder, train_speaker_encoder
-from .tokenizers import ContentEncoder, WorldCodec, world_features
+from .tokenizers import ContentEncoder, WorldCodec, aligned_acoustic_codes, world_features
 from .train_tokenizers import adapt_decoder, train_codec, train_content_encoder
 from .utils import atomic_write_text, config_hash, torch_threads
 
@@ -309,6 +309,30 @@ class Workspace:
             rows = self.prosody(name)
             toks = {u: {**item, "prosody": rows[u][: len(item["content"])]} for u, item in toks.items()}
         return toks
+
+    def gain_tokens(self, name: str, gain_db: float) -> dict[str, dict[str, torch.Tensor]]:
+        """``tokens(name)`` of the waveforms scaled by ``gain_db`` (content tokens, codes and prosody stream
+        recomputed; the speaker vectors are the unscaled ones'): ``TrainConfig.level_augment_db``."""
+        from .prosody import PROSODY_VERSION, prosody_stream
+
+        gain = 10.0 ** (gain_db / 20.0)
+        path = self.cache / "tokens" / f"{name}-gain{gain_db:+g}dB-{config_hash(self.tokens_key(), PROSODY_VERSION)}.pt"
+
+        def build():
+            codec, enc, plain = self.codec(), self.content_encoder(), self.tokens(name)
+            wavs = {u: np.clip(w * gain, -1.0, 1.0).astype(np.float32) for u, w in self.wavs(name).items()}
+            with mp.get_context("fork").Pool(self.cfg.data.workers) as pool:
+                feats = list(tqdm(pool.imap(_features_worker, [(w, self.cfg.codec) for w in wavs.values()], chunksize=4),
+                                  total=len(wavs), desc=f"WORLD features {name} {gain_db:+g} dB"))
+            out = {}
+            with torch.no_grad():
+                for (u, w), f in zip(tqdm(wavs.items(), desc=f"tokenize {name} {gain_db:+g} dB"), feats):
+                    content = enc.encode(torch.from_numpy(w)[None])[0].short()
+                    content, acoustic = aligned_acoustic_codes(codec, f, content)
+                    out[u] = {"content": content, "acoustic": acoustic, "speaker": plain[u]["speaker"],
+                              "prosody": torch.from_numpy(prosody_stream(w))[: len(content)].half()}
+            return out
+        return {u: {**item, "prosody": item["prosody"].float()} for u, item in cached(path, build).items()}
 
     def prosody(self, name: str) -> dict[str, torch.Tensor]:
         """utt -> (T, PROSODY_DIM) rows of the explicit prosody stream (paperlib.prosody; cached)."""

@@ -243,8 +243,12 @@ def pretrain(ws, stop_after: int | None = None, path: Path | None = None, data: 
     model = CodecLM(lm_config(ws))
     if data is None:
         d = ws.data("train_pretrain")
-        data = PretrainData(lm_config(ws), ws.tokens("train_pretrain"), {u: d.utts[u].speaker for u in d.utts},
-                            ws.speaker_means("train_pretrain"), cfg.train.pair_fraction)
+        tokens, speaker_of = dict(ws.tokens("train_pretrain")), {u: d.utts[u].speaker for u in d.utts}
+        for gain in cfg.train.level_augment_db:
+            for utt, item in ws.gain_tokens("train_pretrain", gain).items():
+                tokens[f"{utt}@{gain:+g}dB"], speaker_of[f"{utt}@{gain:+g}dB"] = item, d.utts[utt].speaker
+        data = PretrainData(lm_config(ws), tokens, speaker_of, ws.speaker_means("train_pretrain"),
+                            cfg.train.pair_fraction)
     with torch_threads(cfg.train.threads):
         run_training(model, data, cfg.train.steps, cfg.train.batch, cfg.train.lr, cfg.train.seed, path,
                      cfg.train.ckpt_every, "LM pretrain", warmup=cfg.train.warmup, log_every=cfg.train.log_every,
@@ -266,6 +270,9 @@ def load_lm(ws, path: Path) -> CodecLM:
     if state is None:
         raise FileNotFoundError(f"{path}: no LM checkpoint")
     model = CodecLM(lm_config(ws))
+    if model.cfg.prosody_dim and "prosody_proj.weight" not in state["model"]:
+        raise RuntimeError(f"{path} is an LM without the prosody stream, cached before it was the default "
+                           f"(2026-12-08) under the same key: delete it and what was built on it (rm -r {ws.cache})")
     model.load_state_dict(state["model"])
     return model.eval()
 

@@ -35,7 +35,7 @@ def test_fsq_codes_roundtrip():
 
 
 def test_interleave_layout_and_targets():
-    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 50, "codebook_size": 20})
+    cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 50, "codebook_size": 20, "prosody_dim": 0})
     prompt_c, prompt_a = torch.arange(3), torch.arange(24).reshape(3, 8) % 20
     src_c, src_a = torch.arange(10, 14), (torch.arange(32).reshape(4, 8) + 5) % 20
     content, acoustic, start = combine_streams(cfg, prompt_c, prompt_a, src_c, src_a, use_sep=True)
@@ -56,6 +56,16 @@ def test_interleave_layout_and_targets():
     # semantic head at A_t predicts c_{t+1} for source frames
     assert seq["content_target"][2 * start + 1] == content[start + 1]
     assert seq["content_target"][2 * (start - 2) + 1] == -100
+    # the prosody stream: frame t's row at C_t, zeros at [SEP], at A slots and past the stream's end
+    from paperlib.model import combine_prosody
+
+    cfg_p = apply_overrides(cfg, {"prosody_dim": 3})
+    rows = combine_prosody(torch.randn(3, 3), torch.randn(4, 3), use_sep=True)
+    seq = interleave(cfg_p, content, acoustic, delay=d, loss_from=start, prosody=rows)
+    assert torch.equal(seq["prosody"][0::2][: len(content)], rows) and rows[3].abs().sum() == 0
+    assert seq["prosody"][1::2].abs().sum() == 0 and seq["prosody"][0::2][len(content):].abs().sum() == 0
+    with pytest.raises(ValueError, match="prosody"):
+        interleave(cfg_p, content, acoustic, delay=d, loss_from=start)
 
 
 def test_lm_overfits_one_batch():
@@ -63,7 +73,8 @@ def test_lm_overfits_one_batch():
     cfg = apply_overrides(preset("smoke").lm, {"content_vocab": 30, "codebook_size": 16})
     lm = CodecLM(cfg)
     c = torch.randint(0, 30, (12,)); a = torch.randint(0, 16, (12, 8))
-    batch = collate([interleave(cfg, c, a, 1, 0)], torch.randn(1, cfg.speaker_dim), [0])
+    batch = collate([interleave(cfg, c, a, 1, 0, prosody=torch.randn(12, cfg.prosody_dim))],
+                    torch.randn(1, cfg.speaker_dim), [0])
     opt = torch.optim.Adam(lm.parameters(), 3e-3)
     first = None
     for _ in range(60):
@@ -374,3 +385,12 @@ def test_lm_trains_on_the_prosody_stream(smoke_ws, monkeypatch):
     lm = CodecLM(lm_config(ws))
     lm(batch)["loss"].backward()
     assert lm.prosody_proj.weight.grad.abs().sum() > 0
+    # level augmentation: the same utterances 6 dB up, re-tokenized; the stream's level row says so
+    louder = ws.gain_tokens("train_pretrain", 6.0)
+    assert louder.keys() == toks.keys()
+    utt = sorted(toks)[0]
+    n = min(len(louder[utt]["content"]), len(toks[utt]["content"]))
+    speech = toks[utt]["prosody"][:n, 0] > -1.0
+    assert torch.allclose(louder[utt]["prosody"][:n, 0][speech] - toks[utt]["prosody"][:n, 0][speech],
+                          torch.tensor(0.3), atol=0.01)
+    assert louder[utt]["acoustic"].shape == (len(louder[utt]["content"]), 8)

@@ -50,3 +50,21 @@ def test_rows_follow_level_voicing_and_the_contour_not_the_register():
     assert np.allclose(loud[:, 0] - low[:, 0], 0.6, atol=0.01)
     silent = prosody_stream(np.zeros(10 * FRAME_SAMPLES, np.float32))
     assert np.all(silent[:, 1:] == 0) and np.all(silent[:, 0] == -3.0)
+
+
+def test_level_transfer_brings_the_output_to_the_source_level_smoothly():
+    from paperlib.prosody import MAX_GAIN_DB, transfer_level
+
+    rng = np.random.default_rng(2)
+    level = lambda x: 10 * np.log10(np.mean(x.astype(np.float64) ** 2))
+    output = (0.03 * rng.standard_normal(FRAME_SAMPLES * 60)).astype(np.float32)
+    for source_gain in (0.1, 0.01):                       # a loud and a quiet source, both within MAX_GAIN_DB
+        source = (source_gain * rng.standard_normal(FRAME_SAMPLES * 60)).astype(np.float32)
+        moved = transfer_level(output, prosody_stream(source))
+        assert abs(level(moved[FRAME_SAMPLES * 5:]) - level(source[FRAME_SAMPLES * 5:])) < 1.0
+        ratio = np.abs(moved[1:] / np.where(output[1:] == 0, 1, output[1:]))
+        assert np.abs(np.diff(20 * np.log10(ratio))).max() < 0.1        # the gain is ramped, never stepped
+    silent_source = prosody_stream(np.zeros(FRAME_SAMPLES * 60, np.float32))
+    assert np.array_equal(transfer_level(output, silent_source), output)    # no speech: no gain
+    far = transfer_level(output, prosody_stream(source * 100))              # beyond the cap: capped
+    assert level(far[FRAME_SAMPLES * 5:]) - level(output[FRAME_SAMPLES * 5:]) <= MAX_GAIN_DB + 0.01
