@@ -6,7 +6,8 @@ Layers, bottom up (a module imports only from layers below it; tests/test_layout
     data        sentences, tts, world, data (MiniVPC), kaldi, adapters, align (forced phone alignment), pairs
     tokenizers  content_teacher (dense targets), tokenizers (content encoder, WORLD codec), train_tokenizers,
                 speaker (ECAPA)
-    lm          model (Slow AR + Fast AR, one flat file), teacher (frame emotion teacher), train (pretraining,
+    lm          prosody (the source's explicit prosody stream, level transfer), model (Slow AR + Fast AR, one
+                flat file), teacher (frame emotion teacher), train (pretraining,
                 finetuning, distillation; torchrun-capable), inputs (recordings as they come: silence, level,
                 clipping, long files, target-voice checks), anonymize (offline + streaming inference)
     evaluation  eval (WER, UAR, EER-L/S/ext with CIs), probes (tokenizer and LM reports), analysis

@@ -13,6 +13,10 @@ training level ({level:g} dBFS) is brought to within {tol:g} dB of it; clipping 
 silence; a file longer than {max_chunk:g} s is anonymized in pieces of {min_chunk:g}-{max_chunk:g} s cut at its pauses (one prompt and one
 pseudo-speaker for all of them, a progress bar per file). Each of these is printed as a note.
 
+What is kept of the input besides its words: the system's LM reads the input's prosody (level, voicing,
+F0 relative to its own running mean) beside the content tokens, and the output's running speech level follows
+the input's (how loud the speaker was; the F0 and voice are the target's).
+
 --target-voice V.wav: the output speaks with the voice of a consenting target speaker instead of the
 shipped pool's: a few seconds of their speech (at least {min_target:g} s after silence is trimmed, voiced like speech;
 its first {max_target:g} s are used) are encoded into the prompt with the shipped encoders.
