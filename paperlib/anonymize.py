@@ -66,17 +66,18 @@ def make_prompt(tokens: dict[str, dict[str, Tensor]], utts: list[Utterance]) -> 
 @torch.no_grad()          # not inference_mode: the training stages take these tensors as inputs
 def encode_utterance(wav: np.ndarray, content_encoder: ContentEncoder | None, speaker_encoder: SpeakerEncoder,
                      codec: WorldCodec | None, content: Tensor | None = None,
-                     features: np.ndarray | None = None) -> dict[str, Tensor]:
-    """One 16 kHz utterance -> {content (T,), speaker (D,), prosody (T, P)[, acoustic (T, 8)]}: what every prompt
-    and every training utterance is made of (``content`` / ``features``: already computed ones). Without
-    ``codec``, no acoustic codes."""
+                     features: np.ndarray | None = None, prosody: bool = True) -> dict[str, Tensor]:
+    """One 16 kHz utterance -> {content (T,), speaker (D,)[, prosody (T, P)][, acoustic (T, 8)]}: what every
+    prompt and every training utterance is made of (``content`` / ``features``: already computed ones). Without
+    ``codec``, no acoustic codes; without ``prosody``, no prosody rows (the tokens stage merges its cached ones)."""
     x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None]
     item = {"content": content_encoder.encode(x)[0].short() if content is None else content,
             "speaker": speaker_encoder(x)[0]}
     if codec is not None:
         feats = world_features(wav, codec.cfg) if features is None else features
         item["content"], item["acoustic"] = aligned_acoustic_codes(codec, feats, item["content"])
-    item["prosody"] = torch.from_numpy(prosody_stream(wav))[: len(item["content"])]
+    if prosody:
+        item["prosody"] = torch.from_numpy(prosody_stream(wav))[: len(item["content"])]
     return item
 
 

@@ -114,8 +114,8 @@ def _lm_row(ws, seed: int = 0) -> dict[str, np.ndarray]:
         prompts = []
         for u in chunk:
             pool = [v for v in neutral.get(d.utts[u].speaker, []) if v != u] or [u]
-            c, a = coded[pool[stable_int(seed, "budget-prompt", u) % len(pool)]]
             prompt_utt = pool[stable_int(seed, "budget-prompt", u) % len(pool)]
+            c, a = coded[prompt_utt]
             prompts.append(Prompt(c.long(), a.long(), means[d.utts[u].speaker],
                                   None if rows is None else rows[prompt_utt][: len(c)]))
         with torch.no_grad():

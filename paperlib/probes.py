@@ -228,6 +228,10 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     trials = trials if trials is not None else held_out_trials(ws, n_utts)
     utts = [u for _, u in trials]
     contents, codec_codes = trial_codes(ws, tokenizer_codec, trials)
+    prosody = None
+    if parts.lm.cfg.prosody_dim:
+        rows = {name: ws.prosody(name) for name in {n for n, _ in trials}}
+        prosody = [rows[name][u.utt_id][: len(c)] for (name, u), c in zip(trials, contents)]
     base = ws.inference_config()
     refs = [u.text for u in utts]
     out = {"n_utts": len(utts), "prompt": base.prompt_strategy, "fixed_prompt": base.fixed_prompt, "delay": base.delay,
@@ -235,8 +239,6 @@ def lm_generation_report(ws, lm_path, n_utts: int = 24, seed: int = 0, stages: t
     out["codec_resynthesis_WER"] = _decoded_wer(ev, tokenizer_codec, codec_codes, contents, refs)
     for label, temperature in (("sampled", base.temperature), ("greedy", 0.0)):
         cfg = replace(base, temperature=temperature)
-        prosody = ([ws.prosody(name)[u.utt_id][: len(c)] for (name, u), c in zip(trials, contents)]
-                   if parts.lm.cfg.prosody_dim else None)
         codes = anonymize_codes(parts, cfg, utts, contents, pools, ptoks, seed, prosody)
         out[f"{label}_WER"] = _decoded_wer(ev, parts.codec, codes, contents, refs)
         out[f"{label}_temperature"] = temperature

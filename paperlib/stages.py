@@ -69,11 +69,14 @@ class Workspace:
 
         def build():
             items = list(self.wavs(name).items())
-            with mp.get_context("fork").Pool(self.cfg.data.workers) as pool:
-                feats = list(tqdm(pool.imap(_features_worker, [(w, codec) for _, w in items], chunksize=4),
-                                  total=len(items), desc=f"WORLD features {name}"))
+            feats = self._parallel_world_features([w for _, w in items], f"WORLD features {name}")
             return {u: torch.from_numpy(f).half() for (u, _), f in zip(items, feats)}
         return {u: t.float().numpy() for u, t in cached(path, build).items()}
+
+    def _parallel_world_features(self, wavs: list[np.ndarray], desc: str) -> list[np.ndarray]:
+        with mp.get_context("fork").Pool(self.cfg.data.workers) as pool:
+            return list(tqdm(pool.imap(_features_worker, [(w, self.cfg.codec) for w in wavs], chunksize=4),
+                             total=len(wavs), desc=desc))
 
     def data_hash(self) -> str:
         stamp = self.data_root / "config_hash.txt"
@@ -302,7 +305,8 @@ class Workspace:
             spk = self.speaker_encoder()
             feats = self.world_features(name) if name in ACOUSTIC_DIRS else None
             codec = self.codec() if feats is not None else None
-            return {utt: encode_utterance(wav, None, spk, codec, content[utt], feats[utt] if codec else None)
+            return {utt: encode_utterance(wav, None, spk, codec, content[utt], feats[utt] if codec else None,
+                                          prosody=False)
                     for utt, wav in tqdm(wavs.items(), desc=f"tokenize {name}")}
         toks = cached(path, build)
         if self.cfg.lm.prosody_dim:          # the LM reads the source's prosody beside each content token
@@ -321,9 +325,7 @@ class Workspace:
         def build():
             codec, enc, plain = self.codec(), self.content_encoder(), self.tokens(name)
             wavs = {u: np.clip(w * gain, -1.0, 1.0).astype(np.float32) for u, w in self.wavs(name).items()}
-            with mp.get_context("fork").Pool(self.cfg.data.workers) as pool:
-                feats = list(tqdm(pool.imap(_features_worker, [(w, self.cfg.codec) for w in wavs.values()], chunksize=4),
-                                  total=len(wavs), desc=f"WORLD features {name} {gain_db:+g} dB"))
+            feats = self._parallel_world_features(list(wavs.values()), f"WORLD features {name} {gain_db:+g} dB")
             out = {}
             with torch.no_grad():
                 for (u, w), f in zip(tqdm(wavs.items(), desc=f"tokenize {name} {gain_db:+g} dB"), feats):
